@@ -1,0 +1,88 @@
+"""Model quality and training cost, in one run: the default classifier, the original notebook's preset,
+and the TF-IDF reference, on the held-out split of the embedded sample and on sentiment140's 359
+hand-labelled positive/negative tweets.
+
+    python bench/training.py [--sentiment140 ../shared/data/sentiment140_testdata.manual.2009.06.14.csv]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from twitter_sentiment import dataset, evaluation, logs, training  # noqa: E402
+from twitter_sentiment.bundle import SentimentModel  # noqa: E402
+from twitter_sentiment.classifier import preset  # noqa: E402
+from twitter_sentiment.embeddings import Word2VecParams  # noqa: E402
+
+DEFAULT_S140 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sentiment140_testdata.manual.2009.06.14.csv"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sentiment140", default=str(DEFAULT_S140))
+    parser.add_argument("--presets", default="default,original")
+    parser.add_argument("--sample-rows", type=int, default=0)
+    args = parser.parse_args()
+    logs.setup("WARNING")
+    work = Path(tempfile.mkdtemp(prefix="bench-training-"))
+    f = lambda name: str(work / name)  # noqa: E731
+
+    training.fetch("sample", f("raw.csv"), args.sample_rows)
+    training.preprocess(f("raw.csv"), f("train.csv"), f("val.csv"), f("test.csv"))
+    started = time.monotonic()
+    training.word2vec(f("train.csv"), f("w2v.bin"), Word2VecParams())
+    w2v_seconds = time.monotonic() - started
+
+    test = dataset.load(f("test.csv"))
+    s140 = None
+    if os.path.isfile(args.sentiment140):
+        frame, _ = dataset.read_dataset(args.sentiment140)
+        s140, _ = dataset.prepare(frame)  # positive/negative only
+
+    rows = []
+    train = dataset.load(f("train.csv"))
+    started = time.monotonic()
+    reference = evaluation.tfidf_reference(train["clean"].tolist(), train["label"].to_numpy())
+    tfidf_seconds = time.monotonic() - started
+    row = {"model": "TF-IDF + logistic regression", "train_s": tfidf_seconds, "epochs": "-",
+           "split_acc": evaluation.metrics(test["label"], evaluation.reference_scores(reference, test["clean"].tolist()))}
+    if s140 is not None:
+        row["s140_acc"] = evaluation.metrics(s140["label"], evaluation.reference_scores(reference, s140["clean"].tolist()))
+    rows.append(row)
+
+    for name in args.presets.split(","):
+        bundle = f(f"bundle-{name}")
+        summary = training.classifier(f("train.csv"), f("val.csv"), f("w2v.bin"), bundle, preset(name))
+        model = SentimentModel.load(bundle)
+        row = {"model": f"Word2vec + LSTM, preset '{name}'", "train_s": summary["train_seconds"],
+               "epochs": summary["epochs_run"],
+               "split_acc": evaluation.metrics(test["label"], model.score_clean(test["clean"].tolist()))}
+        if s140 is not None:
+            row["s140_acc"] = evaluation.metrics(s140["label"], model.score_clean(s140["clean"].tolist()))
+        rows.append(row)
+
+    print(f"\nembedded sample: {len(train)} train / {len(test)} held-out tweets; word2vec (shared) {w2v_seconds:.1f}s; "
+          f"sentiment140 test: {0 if s140 is None else len(s140)} tweets")
+    print("| model | classifier training | epochs | held-out accuracy | held-out ROC AUC | sentiment140 accuracy | sentiment140 ROC AUC |")
+    print("|---|---|---|---|---|---|---|")
+    for row in rows:
+        s = row.get("s140_acc")
+        print(f"| {row['model']} | {row['train_s']:.1f} s | {row['epochs']} | {row['split_acc']['accuracy']:.4f} | "
+              f"{row['split_acc']['roc_auc']:.4f} | {s['accuracy'] if s else float('nan'):.4f} | "
+              f"{s['roc_auc'] if s else float('nan'):.4f} |")
+    by_name = {r["model"]: r for r in rows}
+    d, o = by_name.get("Word2vec + LSTM, preset 'default'"), by_name.get("Word2vec + LSTM, preset 'original'")
+    if d and o:
+        print(f"\ndefault trains {o['train_s'] / d['train_s']:.1f}x faster than the original preset")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Deploy one release of the serving side (manifests/overlays/$OVERLAY) and wait until it runs.
+#
+#   OVERLAY          dev or prod
+#   SERVING_IMAGE    $CI_REGISTRY_IMAGE/serving@sha256:…   (from pull_image)
+#   STREAMER_IMAGE   $CI_REGISTRY_IMAGE/streamer@sha256:…
+#   STORAGE_URI      optional: the model version to serve; default <MODEL_STORE_URI>/<LATEST>/
+#   RELEASE_TAG      optional: default $CI_COMMIT_TAG
+#   and one variable for every key of the overlay's secrets/*.env and release.env (masked CI variables).
+#
+# Every input is checked before anything is applied. Just before applying, writes $DEPLOY_ENV_FILE
+# (default ./deploy.env): the release that ran before, for ci/rollback.sh.
+# The repository's files are never changed: the overlay is filled and rendered in a temporary copy.
+set -euo pipefail
+umask 077  # the filled copy holds secret values
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+: "${OVERLAY:?set OVERLAY to dev or prod}"
+: "${SERVING_IMAGE:?set by pull_image}" "${STREAMER_IMAGE:?set by pull_image}"
+release="${RELEASE_TAG:-${CI_COMMIT_TAG:?set RELEASE_TAG or CI_COMMIT_TAG}}"
+deploy_env="${DEPLOY_ENV_FILE:-$PWD/deploy.env}"
+rm -f "$deploy_env"  # a stale one must not steer a rollback
+timeout="${DEPLOY_TIMEOUT_SECONDS:-600}"
+namespace="$(sed -n 's/^namespace: *\([a-z0-9-]*\).*/\1/p' "$repo/manifests/components/common/kustomization.yaml")"
+isvc=twitter-sentiment
+streamer=twitter-sentiment-streamer
+release_annotation=twitter-sentiment/release
+placeholder=registry.invalid/twitter-sentiment  # the image names the manifests use until deploy
+
+die() { echo "error: $*" >&2; exit 1; }
+
+[[ -d "$repo/manifests/overlays/$OVERLAY" ]] || die "no overlay manifests/overlays/$OVERLAY"
+for image in "$SERVING_IMAGE" "$STREAMER_IMAGE"; do
+  [[ "$image" =~ @sha256:[0-9a-f]{64}$ ]] || die "$image is not pinned by digest"
+done
+
+# The model version to serve: a versioned prefix ending in "/", read from the store's LATEST.
+if [[ -z "${STORAGE_URI:-}" ]]; then
+  : "${MODEL_STORE_URI:?set MODEL_STORE_URI (s3://BUCKET/models/twitter-sentiment) or STORAGE_URI}"
+  endpoint=()
+  if [[ -n "${AWS_ENDPOINT_URL_S3:-}" ]]; then endpoint=(--endpoint-url "$AWS_ENDPOINT_URL_S3"); fi
+  version="$(aws "${endpoint[@]}" s3 cp "${MODEL_STORE_URI%/}/LATEST" - | tr -d '[:space:]')"
+  [[ "$version" =~ ^[A-Za-z0-9._-]+$ ]] || die "LATEST in $MODEL_STORE_URI holds '$version', not a version name"
+  STORAGE_URI="${MODEL_STORE_URI%/}/$version/"
+fi
+[[ "$STORAGE_URI" =~ ^s3://[^/]+/models/twitter-sentiment/[^/]+/$ ]] \
+  || die "STORAGE_URI $STORAGE_URI is not s3://BUCKET/models/twitter-sentiment/VERSION/"
+export STORAGE_URI
+echo "release $release: serving $STORAGE_URI"
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cp -R "$repo/manifests" "$work/manifests"
+
+# Each KEY= line of a shape file gets the value of the environment variable KEY.
+fill_env_file() {
+  local file="$1" line key
+  while IFS= read -r line || [[ -n "$line" ]]; do
+    if [[ "$line" =~ ^([A-Za-z_][A-Za-z0-9_]*)= ]]; then
+      key="${BASH_REMATCH[1]}"
+      [[ -n "${!key:-}" ]] || die "$key is not set (needed by ${file#"$work"/})"
+      [[ "${!key}" != *$'\n'* ]] || die "$key holds a line break, which an env file cannot carry"
+      printf '%s=%s\n' "$key" "${!key}"
+    else
+      printf '%s\n' "$line"
+    fi
+  done <"$file" >"$file.filled"
+  mv "$file.filled" "$file"
+}
+shopt -s nullglob
+for file in "$work"/manifests/base/secrets/*.env "$work/manifests/overlays/$OVERLAY"/secrets/*.env \
+  "$work/manifests/overlays/$OVERLAY/release.env"; do
+  fill_env_file "$file"
+done
+
+(
+  cd "$work/manifests/overlays/$OVERLAY"
+  kustomize edit set image "$placeholder/serving=$SERVING_IMAGE" "$placeholder/streamer=$STREAMER_IMAGE"
+  kustomize edit set annotation "$release_annotation:$release"
+  kustomize build . >"$work/rendered.yaml"
+)
+
+# What runs now, so that a failed release can be rolled back to it (a GitLab dotenv report).
+current() { kubectl -n "$namespace" get "$@" 2>/dev/null || true; }
+record() { if [[ -n "$2" ]]; then echo "$1=$2"; fi; }
+container='containers[?(@.name=="kserve-container")]'
+{
+  record PREVIOUS_RELEASE "$(current inferenceservice "$isvc" \
+    -o "jsonpath={.metadata.annotations.${release_annotation}}")"
+  record PREVIOUS_SERVING_IMAGE "$(current inferenceservice "$isvc" -o "jsonpath={.spec.predictor.$container.image}")"
+  record PREVIOUS_STORAGE_URI "$(current inferenceservice "$isvc" \
+    -o "jsonpath={.spec.predictor.$container.env[?(@.name==\"STORAGE_URI\")].value}")"
+  record PREVIOUS_STREAMER_IMAGE "$(current deployment "$streamer" \
+    -o 'jsonpath={.spec.template.spec.containers[?(@.name=="streamer")].image}')"
+} >"$deploy_env"
+cat "$deploy_env"
+
+kubectl apply -f "$work/rendered.yaml"
+
+# Ready must describe this generation of the InferenceService, not the one before it.
+deadline=$((SECONDS + timeout))
+generation="" observed="" ready=""
+while :; do
+  IFS='|' read -r generation observed ready < <(kubectl -n "$namespace" get inferenceservice "$isvc" -o \
+    'jsonpath={.metadata.generation}|{.status.observedGeneration}|{.status.conditions[?(@.type=="Ready")].status}{"\n"}') \
+    || true  # a transient API error: ask again
+  if [[ -n "$generation" && "$generation" == "$observed" && "$ready" == True ]]; then break; fi
+  ((SECONDS < deadline)) || die "InferenceService $isvc was not Ready within ${timeout}s (Ready=${ready:-unknown})"
+  sleep "${DEPLOY_POLL_SECONDS:-5}"
+done
+kubectl -n "$namespace" rollout status "deployment/$isvc-predictor" --timeout="${timeout}s"
+kubectl -n "$namespace" rollout status "deployment/$streamer" --timeout="${timeout}s"
+echo "release $release is running in $namespace ($OVERLAY)"

@@ -1,0 +1,18 @@
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Metrics, Output
+
+from components.image import COMPONENT_IMAGE
+
+
+@dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
+def preprocess(raw: Input[Dataset], validation_fraction: float, test_fraction: float, seed: int,
+               train: Output[Dataset], validation: Output[Dataset], test: Output[Dataset], stats: Output[Metrics]):
+    """Clean tweets (the same `clean_tweet` serving uses), drop neutral, empty and duplicate texts, and
+    split stratified and seeded into train/validation/test."""
+    from twitter_sentiment import logs, training
+
+    logs.setup()
+    counts = training.preprocess(raw.path, train.path, validation.path, test.path, validation_fraction,
+                                 test_fraction, seed)
+    for name, value in counts.items():
+        stats.log_metric(name, value)

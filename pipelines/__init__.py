@@ -1,0 +1,1 @@
+"""The training pipeline's DAG and its CLI (`python -m pipelines --help`)."""

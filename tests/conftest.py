@@ -1,0 +1,45 @@
+import os
+
+import pytest
+
+from tests.helpers import SHARED_TESTDATA, moto_server, train_tiny_bundle
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory):
+    """A real model bundle, trained on a slice of the embedded sample (a few seconds, once per session)."""
+    return train_tiny_bundle(tmp_path_factory.mktemp("bundle") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def sentiment140_testdata():
+    """sentiment140's hand-labelled test set from ../shared/data (not shipped with the project)."""
+    if not SHARED_TESTDATA.is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but {SHARED_TESTDATA} is missing")
+        pytest.skip(f"{SHARED_TESTDATA} is absent (a user's clone has no ../shared)")
+    return SHARED_TESTDATA
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """URL of a moto server process on 127.0.0.1 (S3 and DynamoDB over real HTTP)."""
+    with moto_server() as url:
+        yield url
+
+
+@pytest.fixture
+def aws_env(moto_endpoint, monkeypatch):
+    """Point boto3 at the moto server with throwaway credentials."""
+    from twitter_sentiment.storage import s3_client
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", moto_endpoint)
+    s3_client.cache_clear()
+    yield moto_endpoint
+    s3_client.cache_clear()

@@ -1,0 +1,148 @@
+"""The three images: each Dockerfile pins its base and ends as a non-root user, and the image names
+agree across the Dockerfiles' folders, the manifests, CI and the pipeline's component image."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.delivery.conftest import IMAGES, MANIFESTS, REPO, find, load_yaml, render
+
+PLACEHOLDER = "registry.invalid/twitter-sentiment"  # the image names the manifests use until deploy
+ROOT_USERS = {"root", "0"}
+
+
+def instructions(text: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, with continuation lines joined and comments dropped."""
+    logical, current = [], ""
+    for line in text.splitlines():
+        if not current and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        if line.rstrip().endswith("\\"):
+            current += line.rstrip()[:-1] + " "
+            continue
+        logical.append(current + line)
+        current = ""
+    if current:
+        logical.append(current)
+    pairs = []
+    for line in logical:
+        word, _, rest = line.strip().partition(" ")
+        pairs.append((word.upper(), rest.strip()))
+    return pairs
+
+
+def stages(text: str) -> list[dict]:
+    """Each build stage: its base image (ARG defaults substituted), its alias and its USER lines."""
+    args, found = {}, []
+    for word, rest in instructions(text):
+        if word == "ARG" and not found:
+            name, _, default = rest.partition("=")
+            args[name.strip()] = default.strip().strip('"')
+        elif word == "FROM":
+            parts = [p for p in rest.split() if not p.startswith("--")]
+            base = re.sub(r"\$\{?(\w+)\}?", lambda m: args.get(m.group(1), m.group(0)), parts[0])
+            alias = parts[2] if len(parts) >= 3 and parts[1].upper() == "AS" else None
+            found.append({"base": base, "alias": alias, "users": []})
+        elif word == "USER":
+            found[-1]["users"].append(rest.split()[0])
+    return found
+
+
+def base_is_pinned(base: str, earlier_aliases: set[str]) -> bool:
+    if base in earlier_aliases or base == "scratch":
+        return True
+    if re.search(r"@sha256:[0-9a-f]{64}$", base):
+        return True
+    name, _, tag = base.rpartition(":")
+    return bool(name) and "/" not in tag and tag != "latest" and bool(re.search(r"\d", tag))
+
+
+def problems(text: str) -> list[str]:
+    """What is wrong with a Dockerfile, as sentences; empty when it is fine."""
+    found, seen, errors = stages(text), set(), []
+    if not found:
+        return ["no FROM"]
+    for stage in found:
+        if not base_is_pinned(stage["base"], seen):
+            errors.append(f"base image {stage['base']} is not pinned to a version or digest")
+        if stage["alias"]:
+            seen.add(stage["alias"])
+    users = found[-1]["users"]
+    if not users:
+        errors.append("the final stage sets no USER: the image would run as root")
+    elif users[-1].split(":")[0] in ROOT_USERS:
+        errors.append(f"the final USER is {users[-1]}")
+    return errors
+
+
+def final_user(text: str) -> str:
+    return stages(text)[-1]["users"][-1].split(":")[0]
+
+
+# --- the checker itself, on known good and bad Dockerfiles --------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("FROM python:3.11.14-slim-bookworm\nUSER 10001\n", []),
+    ("ARG PY=3.11.14\nFROM python:${PY}-slim AS build\nRUN x \\\n  && y\nFROM build\nUSER app:app\n", []),
+    ("FROM python@sha256:" + "a" * 64 + "\nUSER 10001\n", []),
+    ("FROM python\nUSER 10001\n", ["not pinned"]),
+    ("FROM python:latest\nUSER 10001\n", ["not pinned"]),
+    ("FROM python:3.11-slim\n", ["no USER"]),
+    ("FROM python:3.11-slim\nUSER 10001\nUSER root\n", ["final USER is root"]),
+    ("FROM python:3.11-slim AS b\nUSER 10001\nFROM python:3.11-slim\nCOPY --from=b /a /a\n", ["no USER"]),
+])
+def test_the_dockerfile_check_tells_good_from_bad(text, expected):
+    found = problems(text)
+    assert len(found) == len(expected) and all(e in f for e, f in zip(expected, found, strict=True)), found
+
+
+# --- the project's Dockerfiles ------------------------------------------------------------------------
+
+def dockerfile(name: str) -> Path:
+    path = REPO / name / "Dockerfile"
+    if not path.is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but {path.relative_to(REPO)} is missing")
+        pytest.skip(f"{path.relative_to(REPO)} is not written yet")
+    return path
+
+
+@pytest.mark.parametrize("name", IMAGES)
+def test_dockerfile_pins_its_base_and_runs_as_non_root(name):
+    assert problems(dockerfile(name).read_text()) == []
+
+
+@pytest.mark.parametrize("name", ["serving", "streamer"])
+def test_dockerfile_user_is_the_one_the_pods_run_as(name):
+    """The pods set runAsUser (runAsNonRoot needs a number); a numeric USER must be that number."""
+    user = final_user(dockerfile(name).read_text())
+    pods = render(MANIFESTS / "overlays" / "prod")
+    run_as = {d["spec"]["template"]["spec"]["securityContext"]["runAsUser"] for d in find(pods, "Deployment")}
+    run_as |= {s["spec"]["predictor"]["securityContext"]["runAsUser"] for s in find(pods, "InferenceService")}
+    assert len(run_as) == 1
+    if user.isdigit():
+        assert int(user) in run_as, f"{name}/Dockerfile USER {user}, pods run as {run_as}"
+
+
+def test_image_names_agree_across_dockerfiles_manifests_and_ci():
+    ci = (REPO / ".gitlab-ci.yml").read_text()
+    assert re.search(r"IMAGE: \[([^\]]*)\]", ci).group(1).replace(" ", "").split(",") == list(IMAGES)
+    common = load_yaml(MANIFESTS / "components" / "common" / "kustomization.yaml")
+    assert {i["name"] for i in common["images"]} == {f"{PLACEHOLDER}/serving", f"{PLACEHOLDER}/streamer"}
+    objects = render(MANIFESTS / "overlays" / "prod")
+    isvc_image = find(objects, "InferenceService")[0]["spec"]["predictor"]["containers"][0]["image"]
+    streamer_image = find(objects, "Deployment", "twitter-sentiment-streamer")[0]["spec"]["template"]["spec"][
+        "containers"][0]["image"]
+    assert isvc_image.startswith(f"{PLACEHOLDER}/serving:") and streamer_image.startswith(f"{PLACEHOLDER}/streamer:")
+    deploy = (REPO / "ci" / "deploy.sh").read_text()
+    assert f"placeholder={PLACEHOLDER}" in deploy
+    assert '"$placeholder/serving=$SERVING_IMAGE"' in deploy and '"$placeholder/streamer=$STREAMER_IMAGE"' in deploy
+    # The pipeline's steps run the components image; CI compiles with COMPONENT_IMAGE set by digest.
+    source = (REPO / "components" / "image.py").read_text()
+    assert 'os.environ.get("COMPONENT_IMAGE"' in source
+    assert re.search(r'"[^"]+/components[:@][^"]+"', source), "the default names the components image"
+    assert "COMPONENT_IMAGE" in (REPO / "ci" / "resolve_digests.sh").read_text()
