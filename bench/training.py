@@ -52,9 +52,11 @@ def main() -> int:
     reference = evaluation.tfidf_reference(train["clean"].tolist(), train["label"].to_numpy())
     tfidf_seconds = time.monotonic() - started
     row = {"model": "TF-IDF + logistic regression", "train_s": tfidf_seconds, "epochs": "-",
-           "split_acc": evaluation.metrics(test["label"], evaluation.reference_scores(reference, test["clean"].tolist()))}
+           "split_acc": evaluation.metrics(test["label"],
+                                           evaluation.reference_scores(reference, test["clean"].tolist()))}
     if s140 is not None:
-        row["s140_acc"] = evaluation.metrics(s140["label"], evaluation.reference_scores(reference, s140["clean"].tolist()))
+        row["s140_acc"] = evaluation.metrics(s140["label"],
+                                             evaluation.reference_scores(reference, s140["clean"].tolist()))
     rows.append(row)
 
     for name in args.presets.split(","):
@@ -70,7 +72,8 @@ def main() -> int:
 
     print(f"\nembedded sample: {len(train)} train / {len(test)} held-out tweets; word2vec (shared) {w2v_seconds:.1f}s; "
           f"sentiment140 test: {0 if s140 is None else len(s140)} tweets")
-    print("| model | classifier training | epochs | held-out accuracy | held-out ROC AUC | sentiment140 accuracy | sentiment140 ROC AUC |")
+    print("| model | classifier training | epochs | held-out accuracy | held-out ROC AUC "
+          "| sentiment140 accuracy | sentiment140 ROC AUC |")
     print("|---|---|---|---|---|---|---|")
     for row in rows:
         s = row.get("s140_acc")

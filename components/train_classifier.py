@@ -8,7 +8,8 @@ from components.image import COMPONENT_IMAGE
 def train_classifier(train: Input[Dataset], validation: Input[Dataset], vectors: Input[Model],
                      dataset_uri: str, dataset_fingerprint: str,
                      sequence_length: int, units: int, recurrent_dropout: float, dropout: float,
-                     trainable_embedding: bool, batch_size: int, epochs: int, learning_rate: float,
+                     trainable_embedding: bool, bidirectional: bool, balanced: bool, batch_size: int, epochs: int,
+                     learning_rate: float,
                      patience: int, max_words: int, negative_max: float, positive_min: float, seed: int,
                      bundle: Output[Model], training_metrics: Output[Metrics]):
     """Train the Keras classifier from the Word2vec vectors (early stopping on validation loss) and
@@ -19,7 +20,8 @@ def train_classifier(train: Input[Dataset], validation: Input[Dataset], vectors:
 
     logs.setup()
     params = ClassifierParams(sequence_length=sequence_length, units=units, recurrent_dropout=recurrent_dropout,
-                              dropout=dropout, trainable_embedding=trainable_embedding, batch_size=batch_size,
+                              dropout=dropout, trainable_embedding=trainable_embedding,
+                              bidirectional=bidirectional, balanced=balanced, batch_size=batch_size,
                               epochs=epochs, learning_rate=learning_rate, patience=patience, seed=seed)
     summary = training.classifier(
         train.path, validation.path, vectors.path, bundle.path, params, max_words,

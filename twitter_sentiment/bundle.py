@@ -135,7 +135,7 @@ class SentimentModel:
         self._forward = None  # the compiled predict function, built on first use
 
     @classmethod
-    def load(cls, directory: str | Path) -> "SentimentModel":
+    def load(cls, directory: str | Path) -> SentimentModel:
         metadata = verify_bundle(directory)
         import keras
 

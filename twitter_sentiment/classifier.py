@@ -20,12 +20,12 @@ class ClassifierParams:
     units: int = 100
     recurrent_dropout: float = 0.0  # > 0 forbids the fused LSTM kernel: ~9x slower per step
     dropout: float = 0.5
-    trainable_embedding: bool = False
+    trainable_embedding: bool = True  # fine-tuning the Word2vec start: +2 points on sentiment140 (README)
     bidirectional: bool = False
     balanced: bool = False  # weight classes inversely to their frequency
-    batch_size: int = 256
+    batch_size: int = 512
     epochs: int = 20
-    learning_rate: float = 0.001
+    learning_rate: float = 0.002
     patience: int = 2  # early stopping on validation loss
     seed: int = 42
 

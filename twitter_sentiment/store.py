@@ -12,7 +12,7 @@ import os
 import re
 import shutil
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from twitter_sentiment.bundle import METADATA_FILE, PAYLOAD_FILES, BundleError, verify_bundle
@@ -28,7 +28,7 @@ PUBLISH_ORDER = (*PAYLOAD_FILES, METADATA_FILE)
 
 def new_version(fingerprint: str = "", now: datetime | None = None) -> str:
     """`20261130T021500Z-ab12cd`: sorts by time, and names the data it was trained on."""
-    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{fingerprint[:6]}" if fingerprint else stamp
 
 

@@ -7,7 +7,7 @@ import logging
 import os
 import subprocess
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +38,8 @@ def preprocess(raw_path: str, train_path: str, validation_path: str, test_path: 
     for frame, path in ((train, train_path), (val, validation_path), (test_part, test_path)):
         dataset.save(frame, path)
     stats = {"train": len(train), "validation": len(val), "test": len(test_part),
-             "positive_share": round(float(prepared["label"].mean()), 4), **{f"dropped_{k}": v for k, v in dropped.items()}}
+             "positive_share": round(float(prepared["label"].mean()), 4),
+             **{f"dropped_{k}": v for k, v in dropped.items()}}
     log.info("preprocessed: %s", stats)
     return stats
 
@@ -136,7 +137,7 @@ def _publish(bundle_dir: Path, evaluation_result: dict, store_uri: str, version:
     version = version or new_version(metadata.get("dataset", {}).get("fingerprint", ""))
     update_metadata(bundle_dir, {
         "version": version,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "code_version": code_version(),
         "evaluation": {k: evaluation_result[k] for k in ("model", "reference_tfidf", "confusion_matrix",
                                                           "min_accuracy")},

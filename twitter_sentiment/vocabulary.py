@@ -36,7 +36,7 @@ class Vocabulary:
                                          ensure_ascii=False), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: str | Path) -> "Vocabulary":
+    def load(cls, path: str | Path) -> Vocabulary:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         if data.get("format") != FORMAT or not isinstance(data.get("words"), list):
             raise ValueError(f"{path} is not a vocabulary of format {FORMAT}")

@@ -187,14 +187,16 @@ def test_streamer_grace_period_covers_its_drain(objects):
     assert pod["terminationGracePeriodSeconds"] == grace + 5
 
 
-def test_streamer_probes_hit_healthz_on_the_health_port(objects):
+def test_streamer_probes_use_the_health_port(objects):
     settings = streamer_settings(objects)
     container = streamer_deployment(objects)["spec"]["template"]["spec"]["containers"][0]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert int(settings["HEALTH_PORT"]) == 8000 and 8000 in ports.values()
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+    # Readiness checks the dependencies (/healthz); liveness only the process (/livez): a restart
+    # cannot bring a predictor back.
+    for probe, path in (("startupProbe", "/healthz"), ("readinessProbe", "/healthz"), ("livenessProbe", "/livez")):
         get = container[probe]["httpGet"]
-        assert get["path"] == "/healthz", probe
+        assert get["path"] == path, probe
         assert ports.get(get["port"], get["port"]) == 8000, probe
 
 

@@ -61,4 +61,7 @@ def test_checkov_passes_on_the_manifests():
     if not (ROOT / "manifests").is_dir():
         return
     require_tool("kubectl")  # checkov renders each kustomization with it, as `kubectl apply -k` would
-    assert failures(checkov("-d", "manifests", "--framework", "kustomize")) == []
+    # The overlays, as deployed: the base alone has no namespace (components/common sets it once).
+    reports = checkov("-d", "manifests/overlays", "--framework", "kustomize")
+    assert reports and reports[0]["summary"]["passed"] > 50
+    assert failures(reports) == []

@@ -30,7 +30,8 @@ def steps(tmp_path_factory):
     train_classifier.python_func(
         train=a["train"], validation=a["validation"], vectors=a["vectors"], dataset_uri="sample",
         dataset_fingerprint=out.fingerprint, sequence_length=20, units=8, recurrent_dropout=0.0, dropout=0.5,
-        trainable_embedding=False, batch_size=128, epochs=2, learning_rate=0.001, patience=1, max_words=0,
+        trainable_embedding=False, bidirectional=False, balanced=False, batch_size=128, epochs=2,
+        learning_rate=0.001, patience=1, max_words=0,
         negative_max=0.4, positive_min=0.7, seed=3, bundle=a["bundle"], training_metrics=a["training_metrics"])
     passed = evaluate.python_func(bundle=a["bundle"], train=a["train"], test=a["test"], min_accuracy=0.0,
                                   metrics=a["metrics"], classification=a["classification"], report=a["report"],
@@ -80,7 +81,8 @@ def test_evaluate_logs_what_the_ui_draws(steps):
 def test_evaluate_gate_fails_above_the_accuracy(steps, tmp_path):
     a = steps["artifacts"]
     passed = evaluate.python_func(bundle=a["bundle"], train=a["train"], test=a["test"], min_accuracy=1.01,
-                                  metrics=art(Metrics, tmp_path / "m"), classification=art(ClassificationMetrics, tmp_path / "c"),
+                                  metrics=art(Metrics, tmp_path / "m"),
+                                  classification=art(ClassificationMetrics, tmp_path / "c"),
                                   report=art(Markdown, tmp_path / "r"), evaluation=art(Artifact, tmp_path / "e"))
     assert passed is False
     assert "FAILED: nothing is published" in open(tmp_path / "r").read()

@@ -1,5 +1,6 @@
 import json
 import shutil
+from datetime import UTC
 
 import pytest
 
@@ -109,8 +110,8 @@ def test_thresholds():
 
 
 def test_version_names_sort_by_time():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    a = new_version("abcdef123", datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
-    b = new_version("000000", datetime(2026, 1, 2, 3, 4, 6, tzinfo=timezone.utc))
+    a = new_version("abcdef123", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    b = new_version("000000", datetime(2026, 1, 2, 3, 4, 6, tzinfo=UTC))
     assert a == "20260102T030405Z-abcdef" and a < b

@@ -1,0 +1,179 @@
+"""Serving cost, in one run: the real model server (`python -m serving`) as a process on loopback.
+
+Prints requests/s and p50/p99 latency for one-tweet requests at 1, 8 and 32 concurrent clients;
+tweets/s for 64- and 256-tweet requests, beside the same bundle's in-process `predict` at that batch
+size, and the ratio served/in-process (rounds alternate, best of each side kept, so a noisy
+neighbour hits both sides alike);
+then the targets of issue 3. Without --bundle it trains one of the default architecture
+(sequence length 50, LSTM 100, 300-d vectors; one epoch, about 20 s): layer sizes set the cost.
+
+    python bench/serving.py [--bundle DIR] [--seconds 3] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import aiohttp  # a KServe dependency
+import orjson
+
+from tests.helpers import model_server
+from twitter_sentiment import dataset, logs
+
+MODEL = "twitter-sentiment"
+
+
+def train_bundle(directory: Path) -> Path:
+    from twitter_sentiment import training
+    from twitter_sentiment.bundle import update_metadata
+    from twitter_sentiment.classifier import preset
+    from twitter_sentiment.embeddings import Word2VecParams
+
+    work = directory.parent / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    f = lambda name: str(work / name)
+    training.fetch("sample", f("raw.csv"))
+    training.preprocess(f("raw.csv"), f("train.csv"), f("val.csv"), f("test.csv"))
+    training.word2vec(f("train.csv"), f("w2v.bin"), Word2VecParams(vector_size=300, min_count=1, epochs=1))
+    training.classifier(f("train.csv"), f("val.csv"), f("w2v.bin"), str(directory),
+                        preset("default", epochs=1, batch_size=512))
+    update_metadata(directory, {"version": "bench"})
+    return directory
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def load(url: str, bodies: list[bytes], clients: int, seconds: float) -> dict:
+    """`clients` concurrent keep-alive clients posting `bodies` round-robin for `seconds`."""
+    latencies, errors = [], 0
+    connector = aiohttp.TCPConnector(limit=clients)
+    headers = {"content-type": "application/json"}
+    async with aiohttp.ClientSession(connector=connector) as session:
+        deadline = time.perf_counter() + seconds
+
+        async def client(offset: int) -> None:
+            nonlocal errors
+            i = offset
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                try:
+                    async with session.post(url, data=bodies[i % len(bodies)], headers=headers) as response:
+                        await response.read()
+                        ok = response.status == 200
+                except aiohttp.ClientError:
+                    ok = False
+                latencies.append(time.perf_counter() - started)
+                errors += not ok
+                i += clients
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client(k) for k in range(clients)))
+        elapsed = time.perf_counter() - started
+    return {"requests": len(latencies), "per_s": len(latencies) / elapsed, "errors": errors,
+            "p50_ms": percentile(latencies, 0.50) * 1000, "p99_ms": percentile(latencies, 0.99) * 1000}
+
+
+def in_process(model, batches: list[list[str]], seconds: float) -> float:
+    """Tweets/s of `model.predict` called back to back on `batches`."""
+    done, i = 0, 0
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        done += len(model.predict(batches[i % len(batches)]))
+        i += 1
+    return done / (time.perf_counter() - started)
+
+
+def in_process_latency(model, tweets: list[str], seconds: float) -> dict:
+    """The floor under one-tweet serving: `model.predict([tweet])` back to back."""
+    latencies = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        started = time.perf_counter()
+        model.predict([tweets[len(latencies) % len(tweets)]])
+        latencies.append(time.perf_counter() - started)
+    return {"per_s": len(latencies) / seconds, "p50_ms": percentile(latencies, 0.50) * 1000,
+            "p99_ms": percentile(latencies, 0.99) * 1000}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bundle", help="a bundle directory (default: train one, about 20 s)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of each measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per batch size")
+    args = parser.parse_args()
+    logs.setup("WARNING")
+    began = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
+    if args.bundle:
+        bundle = Path(args.bundle)
+    else:
+        started = time.monotonic()
+        bundle = train_bundle(work / "bundle")
+        print(f"trained a default-architecture bundle in {time.monotonic() - started:.0f} s: {bundle}")
+
+    frame, _ = dataset.read_dataset("sample")
+    tweets = [t for t in frame["text"].tolist() if isinstance(t, str)][:8192]
+    one = [orjson.dumps({"instances": [t]}) for t in tweets[:2048]]
+    print(f"{os.cpu_count()} CPUs; tweets from the embedded sample; server log: {work / 'server.log'}\n")
+
+    from twitter_sentiment.bundle import SentimentModel
+
+    with model_server(bundle, log_path=work / "server.log") as base:
+        model = SentimentModel.load(bundle)
+        url = f"{base}/v1/models/{MODEL}:predict"
+        asyncio.run(load(url, one, 4, 1.0))  # warm-up: connections, first calls
+        print("one-tweet requests            req/s    p50 ms   p99 ms   errors")
+        single = {}
+        for clients in (1, 8, 32):
+            single[clients] = r = asyncio.run(load(url, one, clients, args.seconds))
+            print(f"  {clients:>2} concurrent clients   {r['per_s']:>8.0f} {r['p50_ms']:>9.2f}"
+                  f" {r['p99_ms']:>8.2f} {r['errors']:>8}")
+        r = in_process_latency(model, tweets[:2048], args.seconds / 2)
+        print(f"  in-process predict, 1 tweet {r['per_s']:>8.0f} {r['p50_ms']:>9.2f} {r['p99_ms']:>8.2f}")
+        print("\nbatched requests, tweets/s    in-process  served (1 client)  ratio   served (4 clients)")
+        ratios = {}
+        for size in (64, 256):
+            batches = [tweets[i:i + size] for i in range(0, len(tweets) - size + 1, size)]
+            bodies = [orjson.dumps({"instances": b}) for b in batches]
+            in_process(model, batches, 0.5)
+            rounds = []
+            for _ in range(args.rounds):
+                local = in_process(model, batches, args.seconds / 2)
+                served = asyncio.run(load(url, bodies, 1, args.seconds / 2))
+                rounds.append((local, served["per_s"] * size, served["errors"]))
+            wide = asyncio.run(load(url, bodies, 4, args.seconds / 2))
+            local = max(r[0] for r in rounds)  # best of the rounds: the one a neighbour disturbed least
+            served = max(r[1] for r in rounds)
+            ratios[size] = served / local
+            errors = sum(r[2] for r in rounds) + wide["errors"]
+            print(f"  {size:>3} tweets a request       {local:>8.0f} {served:>12.0f}"
+                  f"          {ratios[size]:>5.2f} {wide['per_s'] * size:>14.0f}"
+                  + (f"   ({errors} errors)" if errors else ""))
+
+    checks = [
+        ("256-tweet serving >= 0.7x in-process", ratios[256] >= 0.7, f"{ratios[256]:.2f}x"),
+        ("1-tweet p50 < 10 ms at 1 client", single[1]["p50_ms"] < 10, f"{single[1]['p50_ms']:.2f} ms"),
+        ("no errors at 32 clients", single[32]["errors"] == 0, f"{single[32]['errors']} errors"),
+    ]
+    print()
+    for name, ok, figure in checks:
+        print(f"  {'PASS' if ok else 'MISS'}  {name}: {figure}")
+    print(f"\nbenchmark ran {time.monotonic() - began:.0f} s")
+    return 0 if all(ok for _, ok, _ in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""Streamer throughput, in one run: a replay of N recorded v2 stream messages through tweepy's parser, the
+real model server (`python -m serving`, a process) and DynamoDB Local (a process), end to end.
+
+Beside it, on the same tweets, the original design's pattern: for each tweet, a new HTTP client and one
+`POST` of that one tweet, a new boto3 client and one `put_item`. That pattern runs at a few dozen
+tweets/s, so it runs on the first --per-tweet tweets and its time for all N is extrapolated from its
+measured rate (it is sequential per tweet: time grows linearly with the count). A third line
+shows per-tweet requests with kept clients, to separate what batching buys from what reusing clients
+buys. Each batched run writes into an empty table; a short warm-up run first (into its own table)
+lets DynamoDB Local's JVM compile its hot paths, as it would have in a service that has been up a while.
+
+Without --bundle it trains a bundle of the default architecture (sequence length 50, LSTM 100,
+300-d vectors; one epoch): the model's size sets the server's cost per tweet.
+
+    python bench/streamer.py [--count 20000] [--per-tweet 200] [--bundle DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+
+from streamer.__main__ import build
+from streamer.config import Settings
+from streamer.health import Metrics
+from streamer.records import result_item
+from streamer.replay import write_replay
+from streamer.sinks import create_table
+from streamer.sources import TweetListener
+from tests.helpers import model_server
+from tests.streamer import dynamodb_local
+from twitter_sentiment import logs
+
+TARGET_RATE, TARGET_RATIO = 1000.0, 20.0
+
+
+def train_bundle(directory: Path) -> Path:
+    from twitter_sentiment import training
+    from twitter_sentiment.bundle import update_metadata
+    from twitter_sentiment.classifier import preset
+    from twitter_sentiment.embeddings import Word2VecParams
+
+    work = directory.parent / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    f = lambda name: str(work / name)
+    training.fetch("sample", f("raw.csv"))
+    training.preprocess(f("raw.csv"), f("train.csv"), f("val.csv"), f("test.csv"))
+    training.word2vec(f("train.csv"), f("w2v.bin"), Word2VecParams(vector_size=300, min_count=1, epochs=1))
+    training.classifier(f("train.csv"), f("val.csv"), f("w2v.bin"), str(directory),
+                        preset("default", epochs=1, batch_size=512))
+    update_metadata(directory, {"version": "bench"})
+    return directory
+
+
+def batched(replay: Path, model_url: str, table: str, batch_size: int) -> tuple[float, dict]:
+    """`python -m streamer run`'s pipeline, in process, on the replay: (seconds, summary)."""
+    settings = Settings.from_env({"SOURCE": "replay", "REPLAY_FILE": str(replay), "MODEL_SERVER_URL": model_url,
+                                  "SINK": "dynamodb", "DYNAMODB_TABLE": table, "BATCH_SIZE": str(batch_size)})
+    pipeline, _, model, sink, _ = build(settings)
+    started = time.perf_counter()
+    summary = pipeline.run()
+    seconds = time.perf_counter() - started
+    model.close()
+    sink.close()
+    return seconds, summary.__dict__
+
+
+def parsed_tweets(replay: Path, count: int) -> list:
+    """The first `count` tweets of the replay, through the same parser the pipeline uses."""
+    tweets = []
+    listener = TweetListener("replay", tweets.append, Metrics(), 1000)
+    with open(replay, "rb") as lines:
+        for line in lines:
+            if len(tweets) >= count:
+                break
+            if line.strip():
+                listener.on_data(line.rstrip(b"\r\n"))
+    return [t for t in tweets if t.scorable][:count]
+
+
+def per_tweet(tweets: list, predict_url: str, table: str, endpoint: str, reuse_clients: bool) -> float:
+    """One request and one put_item per tweet; new clients per tweet unless reuse_clients. Returns seconds."""
+    import boto3
+    from boto3.dynamodb.types import TypeSerializer
+
+    serialize = TypeSerializer().serialize
+
+    def dynamodb():
+        return boto3.session.Session().client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
+                                              aws_access_key_id="local", aws_secret_access_key="local")
+
+    kept_http, kept_db = (httpx.Client(), dynamodb()) if reuse_clients else (None, None)
+    started = time.perf_counter()
+    for tweet in tweets:
+        http = kept_http or httpx.Client()
+        answer = http.post(predict_url, json={"instances": [tweet.text]}).json()
+        if not reuse_clients:
+            http.close()
+        prediction = answer["predictions"][0]
+        item = result_item(tweet, prediction["label"], prediction["score"], answer.get("model_version", ""))
+        (kept_db or dynamodb()).put_item(TableName=table, Item={k: serialize(v) for k, v in item.items()})
+    seconds = time.perf_counter() - started
+    if kept_http:
+        kept_http.close()
+    return seconds
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU time (user + system) so far of this process and of its children: the model server, DynamoDB Local."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {"streamer (this process)": time.process_time()}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) != os.getpid():
+                continue
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        name = "DynamoDB Local" if b"DynamoDBLocal" in command else "model server" if b"serving" in command else None
+        if name:
+            found[name] = (int(fields[11]) + int(fields[12])) / tick
+    return found
+
+
+def count_items(client, table: str) -> int:
+    return sum(page["Count"] for page in client.get_paginator("scan").paginate(TableName=table, Select="COUNT"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=20000, help="tweets in the replay (batched run)")
+    parser.add_argument("--per-tweet", type=int, default=200, help="tweets for the per-tweet pattern")
+    parser.add_argument("--warm-up", type=int, default=3000, help="tweets in the warm-up run (0: none)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--bundle", help="a model bundle directory (default: train one of the default architecture)")
+    args = parser.parse_args()
+    logs.setup("WARNING")
+    logging.getLogger("streamer.sources").setLevel(logging.ERROR)  # the replay's own operational messages
+    work = Path(tempfile.mkdtemp(prefix="bench-streamer-"))
+    load = os.getloadavg()
+    print(f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at start")
+
+    if args.bundle:
+        bundle = Path(args.bundle)
+    else:
+        started = time.perf_counter()
+        bundle = train_bundle(work / "bundle")
+        print(f"trained a default-architecture bundle in {time.perf_counter() - started:.0f}s")
+    replay = work / "replay.jsonl"
+    write_replay(replay, args.count)
+    warm_replay = work / "warm-up.jsonl"
+    if args.warm_up:
+        write_replay(warm_replay, args.warm_up, seed=99)
+
+    jar = dynamodb_local.find_jar()
+    if jar is None:
+        print(f"DynamoDB Local is missing: {dynamodb_local.INSTALL_COMMAND}", file=sys.stderr)
+        return 2
+    with dynamodb_local.dynamodb_local(jar) as endpoint, model_server(bundle, log_path=work / "server.log") as url:
+        os.environ.update(dynamodb_local.env(endpoint))
+        client = dynamodb_local.client(endpoint)
+        for table in ("warm-up", "batched", "per-tweet", "per-tweet-kept"):
+            create_table(client, table)
+        if args.warm_up:
+            seconds, _ = batched(warm_replay, url, "warm-up", args.batch_size)
+            print(f"warm-up: {args.warm_up} tweets in {seconds:.2f}s ({args.warm_up / seconds:,.0f} tweets/s), "
+                  "not counted")
+
+        cpu_before = cpu_seconds()
+        seconds, summary = batched(replay, url, "batched", args.batch_size)
+        cpu = {name: value - cpu_before.get(name, 0.0) for name, value in cpu_seconds().items()}
+        stored = count_items(client, "batched")
+        rate = args.count / seconds
+        print(f"\nbatched (BATCH_SIZE={args.batch_size}, replay -> tweepy parser -> model server -> DynamoDB Local):")
+        print(f"  {args.count} tweets in {seconds:.2f}s = {rate:,.0f} tweets/s end to end")
+        print(f"  summary {json.dumps(summary)}; items in the table: {stored}")
+        print("  CPU seconds during the run: " + ", ".join(
+            f"{name} {value:.1f}s ({value / args.count * 1e6:.0f} us/tweet)"
+                                                          for name, value in cpu.items()))
+
+        tweets = parsed_tweets(replay, args.per_tweet)
+        predict_url = f"{url}/v1/models/twitter-sentiment:predict"
+        one_seconds = per_tweet(tweets, predict_url, "per-tweet", endpoint, reuse_clients=False)
+        one_rate = len(tweets) / one_seconds
+        kept_seconds = per_tweet(tweets, predict_url, "per-tweet-kept", endpoint, reuse_clients=True)
+        kept_rate = len(tweets) / kept_seconds
+        print(f"\nper tweet, new HTTP and boto3 clients per tweet (the original pattern), first {len(tweets)} "
+              f"of the same tweets:")
+        print(f"  {len(tweets)} tweets in {one_seconds:.2f}s = {one_rate:,.1f} tweets/s; "
+              f"{args.count} tweets would take {args.count / one_rate:,.0f}s (extrapolated)")
+        print(f"per tweet, clients kept (for comparison): {kept_rate:,.1f} tweets/s")
+
+        ratio = rate / one_rate
+        print(f"\nratio batched / original pattern: {ratio:,.1f}x (batched / per tweet with kept clients: "
+              f"{rate / kept_rate:,.1f}x)")
+        ok_rate, ok_ratio, ok_items = rate >= TARGET_RATE, ratio >= TARGET_RATIO, stored == args.count
+        print(f"targets: >= {TARGET_RATE:,.0f} tweets/s: {'met' if ok_rate else 'MISSED'}; "
+              f">= {TARGET_RATIO:.0f}x the per-tweet pattern: {'met' if ok_ratio else 'MISSED'}; "
+              f"every tweet stored once: {'yes' if ok_items else 'NO'}")
+    return 0 if ok_rate and ok_ratio and ok_items else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

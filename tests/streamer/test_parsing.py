@@ -1,0 +1,153 @@
+"""Stream lines through tweepy's own parser (TweetListener.on_data): tweets, bad tweets, operational lines."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from streamer.health import Metrics
+from streamer.records import (
+    EMPTY_AFTER_CLEANING,
+    NO_ID,
+    NO_TEXT,
+    NOT_JSON,
+    REJECTED,
+    TOO_LONG,
+    UNEXPECTED_MESSAGE,
+    rejected_item,
+    result_item,
+)
+from streamer.replay import DISCONNECT_MESSAGE, line, messages
+from streamer.sources import TweetListener
+from tests.streamer.conftest import tweets_in
+from twitter_sentiment.text import clean_tweet
+
+TWEET = {"data": {"id": "2051225316823543808", "text": "Loving the new #Coachella lineup!!! 😂 http://t.co/x",
+                  "author_id": "10142542", "created_at": "2026-05-04T09:00:00.111Z", "lang": "en",
+                  "edit_history_tweet_ids": ["2051225316823543808"]},
+         "includes": {"users": [{"id": "10142542", "username": "gus_sings18", "name": "Gus Sings18"}]},
+         "matching_rules": [{"id": "1798310211146543104", "tag": "sentiment sample"}]}
+
+
+def parse(*raw_lines: bytes, max_text_length: int = 1000):
+    received, metrics = [], Metrics()
+    listener = TweetListener("replay", received.append, metrics, max_text_length)
+    for raw in raw_lines:
+        listener.on_data(raw)
+    return received, metrics
+
+
+def with_data(**changes) -> bytes:
+    message = json.loads(json.dumps(TWEET))
+    for key, value in changes.items():
+        if value is None:
+            message["data"].pop(key, None)
+        else:
+            message["data"][key] = value
+    return line(message).rstrip(b"\r\n")
+
+
+def test_a_tweet_through_tweepys_parser():
+    (tweet,), _ = parse(line(TWEET).rstrip(b"\r\n"))
+    assert tweet.scorable
+    assert tweet.id == "2051225316823543808"
+    assert tweet.user == "gus_sings18"  # the username, from the author_id expansion
+    assert tweet.text == TWEET["data"]["text"]
+    expected = "loving the new coachella lineup emoji_face_with_tears_of_joy"
+    assert tweet.clean == clean_tweet(TWEET["data"]["text"]) == expected
+    assert tweet.date == "2026-05-04T09:00:00.111Z"
+
+
+def test_result_item_has_the_fields_of_the_design():
+    (tweet,), _ = parse(line(TWEET).rstrip(b"\r\n"))
+    item = result_item(tweet, "POSITIVE", 0.912345, "v1")
+    assert set(item) == {"id", "user", "sentiment", "score", "twitter_raw", "twitter_clean", "date", "model_version"}
+    assert str(item["score"]) == "0.912345" and type(item["score"]).__name__ == "Decimal"
+
+
+@pytest.mark.parametrize("raw, reason", [
+    (with_data(text=None), NO_TEXT),
+    (with_data(text="   "), NO_TEXT),
+    (with_data(text="@someone https://t.co/abc !!!"), EMPTY_AFTER_CLEANING),
+    (with_data(text="long " * 201), TOO_LONG),
+    (with_data(id=None), NO_ID),
+    (b'{"data": {"id": "1", "text": "cut off in the midd', NOT_JSON),
+    (b"\xff\xfe not even utf-8", NOT_JSON),
+    (b"[1, 2, 3]", UNEXPECTED_MESSAGE),
+    (b'{"data": "not an object"}', UNEXPECTED_MESSAGE),
+    (b'{"matching_rules": []}', UNEXPECTED_MESSAGE),
+])
+def test_bad_tweets_are_passed_on_with_a_reason_and_the_stream_goes_on(raw, reason):
+    good = line(TWEET).rstrip(b"\r\n")
+    received, _ = parse(good, raw, good)
+    assert [t.scorable for t in received] == [True, False, True]
+    bad = received[1]
+    assert bad.reason == reason and bad.detail
+    item = rejected_item(bad)
+    assert item["sentiment"] == REJECTED and item["reason"].startswith(reason) and item["id"]
+
+
+def test_an_unreadable_line_gets_the_same_id_every_time():
+    (first,), _ = parse(b"garbage {")
+    (again,), _ = parse(b"garbage {")
+    (other,), _ = parse(b"other garbage {")
+    assert first.id == again.id != other.id and first.id.startswith("invalid-")
+
+
+def test_operational_messages_are_not_tweets_and_do_not_end_the_stream():
+    received, metrics = parse(line(DISCONNECT_MESSAGE).rstrip(b"\r\n"), line(TWEET).rstrip(b"\r\n"))
+    assert len(received) == 1 and received[0].scorable
+    assert metrics.value("streamer_stream_errors_total", kind="message") == 1
+
+
+def test_author_not_hydrated_keeps_the_author_id():
+    message = json.loads(json.dumps(TWEET))
+    message["includes"] = {}
+    message["errors"] = [{"title": "Not Found Error", "resource_type": "user", "resource_id": "10142542"}]
+    (tweet,), metrics = parse(line(message).rstrip(b"\r\n"))
+    assert tweet.scorable and tweet.user == "10142542"
+    assert metrics.value("streamer_stream_errors_total", kind="message") == 1
+
+
+def test_matching_rule_without_tag_is_read_leniently():
+    # tweepy 4.17 raises KeyError on a matching rule without "tag"; the tweet is still taken.
+    message = json.loads(json.dumps(TWEET))
+    message["matching_rules"] = [{"id": "1"}]
+    (tweet,), _ = parse(line(message).rstrip(b"\r\n"))
+    assert tweet.scorable and tweet.user == "gus_sings18"
+
+
+def test_make_replay_writes_v2_stream_messages(tmp_path):
+    from streamer.__main__ import main
+
+    out = tmp_path / "replay.jsonl"
+    assert main(["make-replay", "--count", "120", "--out", str(out)]) == 0
+    raw = out.read_bytes()
+    assert raw.endswith(b"\r\n") and b"\n" not in raw.replace(b"\r\n", b"")
+    lines = raw.split(b"\r\n")[:-1]
+    assert b"" in lines  # keep-alives
+    decoded = [json.loads(x) for x in lines if x]
+    assert any("errors" in m and "data" not in m for m in decoded)  # an operational-disconnect message
+    tweets = tweets_in(out)
+    assert len(tweets) == 120
+    for message in tweets:
+        assert set(message) <= {"data", "includes", "matching_rules", "errors"}
+        assert {"id", "text", "author_id", "created_at", "lang"} <= set(message["data"])
+        assert message["matching_rules"] and all({"id", "tag"} == set(r) for r in message["matching_rules"])
+    ids = [int(m["data"]["id"]) for m in tweets]
+    dates = [m["data"]["created_at"] for m in tweets]
+    assert ids == sorted(ids) and len(set(ids)) == 120 and dates == sorted(dates)
+    assert dates[0][:10] == "2026-05-04" and dates[0] != dates[-1]
+    assert len({m["data"]["author_id"] for m in tweets}) > 10
+    # Everything in it parses through tweepy; only the tweets come out, all scorable.
+    received, _ = parse(*[x for x in lines if x])
+    assert [t.id for t in received] == [m["data"]["id"] for m in tweets]
+    assert all(t.scorable for t in received)
+
+
+def test_replay_texts_are_the_embedded_samples():
+    from streamer.replay import tweet_texts
+
+    texts = set(tweet_texts())
+    assert all(m["data"]["text"] in texts for m in messages(50) if m and "data" in m)
