@@ -26,28 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import aiohttp  # a KServe dependency
 import orjson
 
-from tests.helpers import model_server
+from tests.helpers import model_server, train_bench_bundle
 from twitter_sentiment import dataset, logs
 
 MODEL = "twitter-sentiment"
 
-
-def train_bundle(directory: Path) -> Path:
-    from twitter_sentiment import training
-    from twitter_sentiment.bundle import update_metadata
-    from twitter_sentiment.classifier import preset
-    from twitter_sentiment.embeddings import Word2VecParams
-
-    work = directory.parent / "work"
-    work.mkdir(parents=True, exist_ok=True)
-    f = lambda name: str(work / name)
-    training.fetch("sample", f("raw.csv"))
-    training.preprocess(f("raw.csv"), f("train.csv"), f("val.csv"), f("test.csv"))
-    training.word2vec(f("train.csv"), f("w2v.bin"), Word2VecParams(vector_size=300, min_count=1, epochs=1))
-    training.classifier(f("train.csv"), f("val.csv"), f("w2v.bin"), str(directory),
-                        preset("default", epochs=1, batch_size=512))
-    update_metadata(directory, {"version": "bench"})
-    return directory
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -121,7 +104,7 @@ def main() -> int:
         bundle = Path(args.bundle)
     else:
         started = time.monotonic()
-        bundle = train_bundle(work / "bundle")
+        bundle = train_bench_bundle(work / "bundle")
         print(f"trained a default-architecture bundle in {time.monotonic() - started:.0f} s: {bundle}")
 
     frame, _ = dataset.read_dataset("sample")

@@ -38,29 +38,12 @@ from streamer.records import result_item
 from streamer.replay import write_replay
 from streamer.sinks import create_table
 from streamer.sources import TweetListener
-from tests.helpers import model_server
+from tests.helpers import model_server, train_bench_bundle
 from tests.streamer import dynamodb_local
 from twitter_sentiment import logs
 
 TARGET_RATE, TARGET_RATIO = 1000.0, 20.0
 
-
-def train_bundle(directory: Path) -> Path:
-    from twitter_sentiment import training
-    from twitter_sentiment.bundle import update_metadata
-    from twitter_sentiment.classifier import preset
-    from twitter_sentiment.embeddings import Word2VecParams
-
-    work = directory.parent / "work"
-    work.mkdir(parents=True, exist_ok=True)
-    f = lambda name: str(work / name)
-    training.fetch("sample", f("raw.csv"))
-    training.preprocess(f("raw.csv"), f("train.csv"), f("val.csv"), f("test.csv"))
-    training.word2vec(f("train.csv"), f("w2v.bin"), Word2VecParams(vector_size=300, min_count=1, epochs=1))
-    training.classifier(f("train.csv"), f("val.csv"), f("w2v.bin"), str(directory),
-                        preset("default", epochs=1, batch_size=512))
-    update_metadata(directory, {"version": "bench"})
-    return directory
 
 
 def batched(replay: Path, model_url: str, table: str, batch_size: int) -> tuple[float, dict]:
@@ -156,7 +139,7 @@ def main() -> int:
         bundle = Path(args.bundle)
     else:
         started = time.perf_counter()
-        bundle = train_bundle(work / "bundle")
+        bundle = train_bench_bundle(work / "bundle")
         print(f"trained a default-architecture bundle in {time.perf_counter() - started:.0f}s")
     replay = work / "replay.jsonl"
     write_replay(replay, args.count)

@@ -24,24 +24,65 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def train_tiny_bundle(directory: Path, rows: int = 1500, version: str = "test-tiny") -> Path:
-    """A real bundle from a slice of the embedded sample, small enough to train in seconds."""
+def train_bundle(directory: Path, rows: int, word2vec, classifier, version: str) -> Path:
+    """A real bundle from the embedded sample (`rows` of it; 0 = all), through the training steps."""
     from twitter_sentiment import training
     from twitter_sentiment.bundle import update_metadata
-    from twitter_sentiment.classifier import preset
-    from twitter_sentiment.embeddings import Word2VecParams
 
     work = directory.parent / f"{directory.name}-work"
     work.mkdir(parents=True, exist_ok=True)
-    report = training.fetch("sample", str(work / "raw.csv"), sample_rows=rows, seed=7)
-    training.preprocess(str(work / "raw.csv"), str(work / "train.csv"), str(work / "val.csv"), str(work / "test.csv"))
-    training.word2vec(str(work / "train.csv"), str(work / "w2v.bin"),
-                      Word2VecParams(vector_size=16, min_count=2, epochs=3, workers=1))
-    training.classifier(str(work / "train.csv"), str(work / "val.csv"), str(work / "w2v.bin"), str(directory),
-                        preset("default", sequence_length=20, units=8, epochs=2, batch_size=128),
+    f = lambda name: str(work / name)
+    report = training.fetch("sample", f("raw.csv"), sample_rows=rows, seed=7)
+    training.preprocess(f("raw.csv"), f("train.csv"), f("val.csv"), f("test.csv"))
+    training.word2vec(f("train.csv"), f("w2v.bin"), word2vec)
+    training.classifier(f("train.csv"), f("val.csv"), f("w2v.bin"), str(directory), classifier,
                         metadata={"dataset": {"uri": "sample", "fingerprint": report.fingerprint}})
     update_metadata(directory, {"version": version})
     return directory
+
+
+def train_tiny_bundle(directory: Path) -> Path:
+    """Small enough to train in seconds: for tests."""
+    from twitter_sentiment.classifier import preset
+    from twitter_sentiment.embeddings import Word2VecParams
+
+    return train_bundle(directory, 1500, Word2VecParams(vector_size=16, min_count=2, epochs=3, workers=1),
+                        preset("default", sequence_length=20, units=8, epochs=2, batch_size=128), "test-tiny")
+
+
+def train_bench_bundle(directory: Path) -> Path:
+    """The default architecture at full size (300-d vectors, LSTM 100), one quick epoch: for benchmarks."""
+    from twitter_sentiment.classifier import preset
+    from twitter_sentiment.embeddings import Word2VecParams
+
+    return train_bundle(directory, 0, Word2VecParams(vector_size=300, min_count=1, epochs=1),
+                        preset("default", epochs=1, batch_size=512), "bench")
+
+
+def stop(process: subprocess.Popen, grace: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after `grace` seconds."""
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def require_tool(name: str) -> str:
+    """Path of a CLI: the project's tools venv first, then PATH. Missing: fail where CI is set, else skip."""
+    import shutil
+
+    import pytest
+
+    candidate = ROOT / ".venv-tools" / "bin" / name
+    found = str(candidate) if candidate.is_file() else shutil.which(name)
+    if found:
+        return found
+    message = f"{name} is not installed (requirements/tools.txt, or the system package)"
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set but {message}")
+    pytest.skip(message)
 
 
 def wait_for_http(url: str, timeout: float = 60.0, process: subprocess.Popen | None = None) -> None:
@@ -71,12 +112,7 @@ def running(cmd: list[str], ready_url: str, env: dict | None = None, log_path: P
         wait_for_http(ready_url, timeout, process)
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         if log_path:
             log.close()
 

