@@ -21,6 +21,18 @@ from twitter_sentiment.bundle import SentimentModel  # noqa: E402
 from twitter_sentiment.classifier import preset  # noqa: E402
 from twitter_sentiment.embeddings import Word2VecParams  # noqa: E402
 
+# `--sweep`: one change at a time from a frozen embedding at batch 256 (how the default was chosen).
+SWEEP_BASE = {"trainable_embedding": False, "batch_size": 256, "learning_rate": 0.001}
+SWEEP = [  # (name, Word2vec overrides, classifier overrides)
+    ("sequence length 50, frozen embedding, batch 256", {}, {}),
+    ("+ Word2vec min_count 5", {"min_count": 5}, {}),
+    ("+ class weights", {}, {"balanced": True}),
+    ("+ bidirectional LSTM", {}, {"bidirectional": True}),
+    ("+ batch 512, learning rate 0.002", {}, {"batch_size": 512, "learning_rate": 0.002}),
+    ("+ fine-tuned embedding", {}, {"trainable_embedding": True}),
+    ("+ fine-tuned embedding, batch 512, learning rate 0.002 (default)", {},
+     {"trainable_embedding": True, "batch_size": 512, "learning_rate": 0.002}),
+]
 DEFAULT_S140 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sentiment140_testdata.manual.2009.06.14.csv"
 
 
@@ -29,6 +41,7 @@ def main() -> int:
     parser.add_argument("--sentiment140", default=str(DEFAULT_S140))
     parser.add_argument("--presets", default="default,original")
     parser.add_argument("--sample-rows", type=int, default=0)
+    parser.add_argument("--sweep", action="store_true", help="train the SWEEP variants instead of the presets")
     args = parser.parse_args()
     logs.setup("WARNING")
     work = Path(tempfile.mkdtemp(prefix="bench-training-"))
@@ -59,11 +72,19 @@ def main() -> int:
                                              evaluation.reference_scores(reference, s140["clean"].tolist()))
     rows.append(row)
 
-    for name in args.presets.split(","):
-        bundle = f(f"bundle-{name}")
-        summary = training.classifier(f("train.csv"), f("val.csv"), f("w2v.bin"), bundle, preset(name))
+    if args.sweep:
+        runs = [(name, w2v, preset("default", **{**SWEEP_BASE, **over})) for name, w2v, over in SWEEP]
+    else:
+        runs = [(f"Word2vec + LSTM, preset '{name}'", {}, preset(name)) for name in args.presets.split(",")]
+    for number, (name, w2v, params) in enumerate(runs):
+        vectors = f("w2v.bin")
+        if w2v:
+            vectors = f(f"w2v-{number}.bin")
+            training.word2vec(f("train.csv"), vectors, Word2VecParams(**w2v))
+        bundle = f(f"bundle-{number}")
+        summary = training.classifier(f("train.csv"), f("val.csv"), vectors, bundle, params)
         model = SentimentModel.load(bundle)
-        row = {"model": f"Word2vec + LSTM, preset '{name}'", "train_s": summary["train_seconds"],
+        row = {"model": name, "train_s": summary["train_seconds"],
                "epochs": summary["epochs_run"],
                "split_acc": evaluation.metrics(test["label"], model.score_clean(test["clean"].tolist()))}
         if s140 is not None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -25,6 +26,10 @@ from pathlib import Path
 import httpx
 
 MODEL_NAME = "twitter-sentiment"
+# Training-log lines worth seeing on the console while the full log goes to results/logs/train.log.
+PROGRESS = re.compile(r"Task '[\w-]+' finished with status|word2vec (vocabulary|epoch (8|16|24|32)/)|"
+                      r"^\s*\d+/\d+ - .*val_loss|classifier trained|\*\*Gate:\*\*")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class StepFailed(RuntimeError):
@@ -54,14 +59,20 @@ class Run:
     def say(self, text: str) -> None:
         print(f"[quickstart] {text}", flush=True)
 
-    def _run(self, step: str, command: list[str], env: dict | None = None) -> subprocess.CompletedProcess:
+    def _run(self, step: str, command: list[str], env: dict | None = None, echo: re.Pattern | None = None) -> None:
+        """Run a step to completion, its output in results/logs/<step>.log; echo the lines `echo` matches."""
         log = self.logs / f"{step}.log"
-        with open(log, "wb") as handle:
-            result = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
-        if result.returncode != 0:
+        with open(log, "w", encoding="utf-8") as handle:
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                       errors="replace", env={**os.environ, **(env or {})})
+            for line in process.stdout:
+                handle.write(line)
+                if echo and echo.search(ANSI.sub("", line)):
+                    print("    " + ANSI.sub("", line).strip()[:150], flush=True)
+            returncode = process.wait()
+        if returncode != 0:
             tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
-            raise StepFailed(step, log, f"exit status {result.returncode}: {tail[0][:300]}")
-        return result
+            raise StepFailed(step, log, f"exit status {returncode}: {tail[0][:300]}")
 
     def train(self) -> None:
         self.say(f"1/5 training through the pipeline (kfp.local) on {self.args.dataset_uri}; "
@@ -69,7 +80,7 @@ class Run:
         started = time.monotonic()
         self._run("train", [sys.executable, "-m", "pipelines", "run-local", "--dataset-uri", self.args.dataset_uri,
                             "--artifacts", str(self.results / "artifacts"), "--model-store", str(self.store),
-                            *self.args.train_args])
+                            *self.args.train_args], echo=PROGRESS)
         from twitter_sentiment.store import ModelStore
 
         self.version = ModelStore(str(self.store)).latest()
@@ -122,8 +133,7 @@ class Run:
             self._run("create-table", [sys.executable, "-m", "streamer", "create-table"], self.settings_env)
         self.say(f"3/5 streaming {replay.name} through the streamer into {self.settings_env['SINK']} "
                  f"(log {self.logs / 'stream.log'})")
-        result = self._run("stream", [sys.executable, "-m", "streamer", "run"], self.settings_env)
-        del result
+        self._run("stream", [sys.executable, "-m", "streamer", "run"], self.settings_env)
         lines = (self.logs / "stream.log").read_text(errors="replace").splitlines()
         summaries = [json.loads(line) for line in lines if line.startswith('{"event": "stopped"')]
         if not summaries:
