@@ -74,6 +74,8 @@ def build(gpu: bool = False):
         trained.set_memory_limit("16G")
         if gpu:
             trained.set_accelerator_type("nvidia.com/gpu").set_accelerator_limit(1)
+            # GPU nodes are tainted so that only GPU work lands there (infra/userdata/worker.sh).
+            kubernetes.add_toleration(trained, key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")
 
         evaluated = evaluate(bundle=trained.outputs["bundle"], train=split.outputs["train"],
                              test=split.outputs["test"], min_accuracy=min_accuracy)

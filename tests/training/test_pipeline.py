@@ -38,6 +38,7 @@ def test_compiled_yaml_is_a_valid_pipeline_spec(tmp_path):
     secrets = docs[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
     assert {"exec-fetch-dataset", "exec-export-model"} <= set(secrets)
     assert secrets["exec-fetch-dataset"]["secretAsEnv"][0]["secretName"] == "aws-credentials"
+    assert secrets["exec-train-classifier"]["tolerations"][0]["key"] == "nvidia.com/gpu"
 
 
 def test_run_local_publishes_a_bundle(tmp_path, capsys):
