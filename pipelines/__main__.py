@@ -70,6 +70,8 @@ def cmd_run_local(args) -> int:
 
     # Resource requests and display names matter on a cluster; kfp.local says so once per step.
     warnings.filterwarnings("ignore", message=".*have no effect in the current local runner")
+    # Locally the steps run in this venv, which has what the components image has: by design.
+    warnings.filterwarnings("ignore", message=".*custom or non-Python base image")
     from twitter_sentiment.store import ModelStore
 
     artifacts = Path(args.artifacts).resolve()
