@@ -129,6 +129,9 @@ class Run:
                              "MODEL_NAME": MODEL_NAME, "HEALTH_PORT": str(_free_port()),
                              "SINK": os.environ.get("SINK", "sqlite"),
                              "SQLITE_PATH": os.environ.get("SQLITE_PATH", str(self.results / "results.sqlite"))}
+        if self.settings_env["SINK"] == "sqlite" and "SQLITE_PATH" not in os.environ:
+            for leftover in self.results.glob("results.sqlite*"):  # this run's results only (and -wal, -shm)
+                leftover.unlink()
         if self.settings_env["SINK"] == "dynamodb":
             self._run("create-table", [sys.executable, "-m", "streamer", "create-table"], self.settings_env)
         self.say(f"3/5 streaming {replay.name} through the streamer into {self.settings_env['SINK']} "
