@@ -55,3 +55,31 @@ def clean_tweet(text: str) -> str:
 def tokens(clean_text: str) -> list[str]:
     """Tokens of an already cleaned text."""
     return clean_text.split()
+
+
+# Why a text is not scored: the streamer stores these as a REJECTED item's reason, the server as a 4xx.
+NO_TEXT, TOO_LONG, EMPTY_AFTER_CLEANING = "no_text", "too_long", "empty_after_cleaning"
+
+
+class TextRejected(ValueError):
+    """A text the model must not score; `reason` is one of the names above, the message says why."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def scorable_text(text: object, max_length: int) -> str:
+    """The cleaned text to score, or TextRejected: one rule for the model server and the streamer.
+
+    A label for an empty text would be the model's bias, not an opinion: such texts are refused.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise TextRejected(NO_TEXT, "text is empty")
+    if len(text) > max_length:
+        raise TextRejected(TOO_LONG, f"text is {len(text)} characters; the limit is {max_length}")
+    clean = clean_tweet(text)
+    if not clean:
+        raise TextRejected(EMPTY_AFTER_CLEANING, "text has no words left after cleaning (only links, "
+                                                 "mentions or punctuation)")
+    return clean

@@ -32,3 +32,21 @@ def test_clean_tweet_is_idempotent():
 def test_clean_tweet_rejects_non_text():
     with pytest.raises(TypeError, match="expects str"):
         clean_tweet(None)
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("", "no_text"), ("   \n\t", "no_text"), (None, "no_text"), (42, "no_text"),
+    ("x" * 101, "too_long"), ("https://t.co/abc @someone !!!", "empty_after_cleaning"),
+])
+def test_one_rule_refuses_texts_that_have_nothing_to_score(text, reason):
+    from twitter_sentiment.text import TextRejected, scorable_text
+
+    with pytest.raises(TextRejected) as error:
+        scorable_text(text, max_length=100)
+    assert error.value.reason == reason
+
+
+def test_a_scorable_text_comes_back_cleaned():
+    from twitter_sentiment.text import scorable_text
+
+    assert scorable_text("I don't like it", max_length=100) == "i do not like it"
