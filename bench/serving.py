@@ -7,7 +7,7 @@ neighbour hits both sides alike);
 then the targets of issue 3. Without --bundle it trains one of the default architecture
 (sequence length 50, LSTM 100, 300-d vectors; one epoch, about 20 s): layer sizes set the cost.
 
-    python bench/serving.py [--bundle DIR] [--seconds 3] [--rounds 3]
+    python -m bench.serving [--bundle DIR] [--seconds 3] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiohttp  # a KServe dependency
 import orjson
 
-from tests.helpers import model_server, train_bench_bundle
+from tests.helpers import train_bench_bundle
 from twitter_sentiment import dataset, logs
+from twitter_sentiment.processes import model_server
 
 MODEL = "twitter-sentiment"
 

@@ -12,7 +12,7 @@ lets DynamoDB Local's JVM compile its hot paths, as it would have in a service t
 Without --bundle it trains a bundle of the default architecture (sequence length 50, LSTM 100,
 300-d vectors; one epoch): the model's size sets the server's cost per tweet.
 
-    python bench/streamer.py [--count 20000] [--per-tweet 200] [--bundle DIR]
+    python -m bench.streamer [--count 20000] [--per-tweet 200] [--bundle DIR]
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 
@@ -38,9 +37,9 @@ from streamer.records import result_item
 from streamer.replay import write_replay
 from streamer.sinks import create_table
 from streamer.sources import TweetListener
-from tests.helpers import model_server, train_bench_bundle
-from tests.streamer import dynamodb_local
-from twitter_sentiment import logs
+from tests.helpers import train_bench_bundle
+from twitter_sentiment import dynamodb_local, logs
+from twitter_sentiment.processes import model_server
 
 TARGET_RATE, TARGET_RATIO = 1000.0, 20.0
 

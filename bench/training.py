@@ -2,7 +2,7 @@
 and the TF-IDF reference, on the held-out split of the embedded sample and on sentiment140's 359
 hand-labelled positive/negative tweets.
 
-    python bench/training.py [--sentiment140 ../shared/data/sentiment140_testdata.manual.2009.06.14.csv]
+    python -m bench.training [--sentiment140 ../shared/data/sentiment140_testdata.manual.2009.06.14.csv]
 """
 
 from __future__ import annotations
@@ -14,12 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from twitter_sentiment import dataset, evaluation, logs, training  # noqa: E402
-from twitter_sentiment.bundle import SentimentModel  # noqa: E402
-from twitter_sentiment.classifier import preset  # noqa: E402
-from twitter_sentiment.embeddings import Word2VecParams  # noqa: E402
+from twitter_sentiment import dataset, evaluation, logs, training
+from twitter_sentiment.bundle import SentimentModel
+from twitter_sentiment.classifier import preset
+from twitter_sentiment.embeddings import Word2VecParams
 
 # `--sweep`: one change at a time from a frozen embedding at batch 256 (how the default was chosen).
 SWEEP_BASE = {"trainable_embedding": False, "batch_size": 256, "learning_rate": 0.001}

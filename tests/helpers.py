@@ -1,27 +1,16 @@
-"""Test helpers shared by every part's tests: a tiny real bundle, free ports, real processes."""
+"""Test helpers shared by every part's tests: a tiny real bundle, tool lookup, the shared test set."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
+# The processes tests start have one home, shared with the quickstart and the benchmarks.
+from twitter_sentiment.processes import ROOT, free_port, model_server, moto_server, running, stop  # noqa: F401
 
-ROOT = Path(__file__).resolve().parents[1]
 # sentiment140's public test set: ../shared/data beside the checkout, or where SENTIMENT140_TESTDATA points.
 SHARED_TESTDATA = Path(os.environ.get("SENTIMENT140_TESTDATA") or
                        ROOT.parent / "shared" / "data" / "sentiment140_testdata.manual.2009.06.14.csv")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def train_bundle(directory: Path, rows: int, word2vec, classifier, version: str) -> Path:
@@ -59,16 +48,6 @@ def train_bench_bundle(directory: Path) -> Path:
                         preset("default", epochs=1, batch_size=512), "bench")
 
 
-def stop(process: subprocess.Popen, grace: float = 10.0) -> None:
-    """SIGTERM, then SIGKILL after `grace` seconds."""
-    process.terminate()
-    try:
-        process.wait(grace)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def require_tool(name: str) -> str:
     """Path of a CLI: the project's tools venv first, then PATH. Missing: fail where CI is set, else skip."""
     import shutil
@@ -83,60 +62,3 @@ def require_tool(name: str) -> str:
     if os.environ.get("CI"):
         pytest.fail(f"CI is set but {message}")
     pytest.skip(message)
-
-
-def wait_for_http(url: str, timeout: float = 60.0, process: subprocess.Popen | None = None) -> None:
-    """Poll `url` until it answers 200; fail early if `process` died."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before {url} was ready")
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError as error:
-            last = error
-        time.sleep(0.1)
-    raise TimeoutError(f"{url} not ready after {timeout}s ({last})")
-
-
-@contextlib.contextmanager
-def running(cmd: list[str], ready_url: str, env: dict | None = None, log_path: Path | None = None,
-            timeout: float = 60.0):
-    """Run `cmd` as a real process until the block ends; yields the Popen once `ready_url` answers."""
-    log = open(log_path, "wb") if log_path else subprocess.DEVNULL
-    process = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
-                               cwd=ROOT)
-    try:
-        wait_for_http(ready_url, timeout, process)
-        yield process
-    finally:
-        stop(process)
-        if log_path:
-            log.close()
-
-
-@contextlib.contextmanager
-def moto_server():
-    """A moto server process on loopback: a real S3/DynamoDB HTTP endpoint. Yields its URL."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with running([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                 f"{url}/moto-api/"):
-        yield url
-
-
-@contextlib.contextmanager
-def model_server(storage_uri: str | Path, env: dict | None = None, log_path: Path | None = None,
-                 model_name: str = "twitter-sentiment"):
-    """The real KServe model server (`python -m serving`) as a process on a free loopback port.
-
-    Yields its base URL once the model reports ready.
-    """
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with running([sys.executable, "-m", "serving", "--http_port", str(port)], f"{url}/v2/models/{model_name}/ready",
-                 env={"STORAGE_URI": str(storage_uri), "MODEL_NAME": model_name, **(env or {})},
-                 log_path=log_path, timeout=120):
-        yield url

@@ -21,7 +21,7 @@ from streamer.scorer import ModelClient
 from streamer.sinks import DynamoDBSink, SQLiteSink, create_table
 from streamer.sources import ReplaySource
 from tests.helpers import free_port, model_server, running
-from tests.streamer import dynamodb_local
+from twitter_sentiment import dynamodb_local
 from twitter_sentiment.bundle import SentimentModel, Thresholds, read_metadata
 from twitter_sentiment.text import clean_tweet
 

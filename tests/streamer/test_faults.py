@@ -15,8 +15,8 @@ import httpx
 from streamer.pipeline import WORKERS
 from streamer.sinks import DynamoDBSink, SQLiteSink
 from tests.helpers import ROOT, free_port
-from tests.streamer import dynamodb_local
 from tests.streamer.conftest import Run, check_items, serving_on, tweets_in
+from twitter_sentiment import dynamodb_local
 
 
 def wait_until(condition, timeout: float, what: str) -> None:

@@ -85,7 +85,7 @@ def test_dynamodb_unprocessed_items_are_retried_until_stored(dynamodb_table):
 
 def test_dynamodb_unreachable_gives_up_only_at_the_deadline():
     from tests.helpers import free_port
-    from tests.streamer.dynamodb_local import client
+    from twitter_sentiment.dynamodb_local import client
 
     sink = DynamoDBSink("results", client(f"http://127.0.0.1:{free_port()}"), max_backoff=0.05)
     timer = threading.Timer(1.0, sink.abort.set)
@@ -96,7 +96,7 @@ def test_dynamodb_unreachable_gives_up_only_at_the_deadline():
 
 
 def test_create_table_is_idempotent_and_sets_ttl(dynamodb_endpoint):
-    from tests.streamer.dynamodb_local import client as make_client
+    from twitter_sentiment.dynamodb_local import client as make_client
 
     client = make_client(dynamodb_endpoint)
     assert create_table(client, "created-by-test", TTL_ATTRIBUTE) == "created"
@@ -111,7 +111,7 @@ def test_create_table_is_idempotent_and_sets_ttl(dynamodb_endpoint):
 
 def test_create_table_command(dynamodb_endpoint, monkeypatch, capsys):
     from streamer.__main__ import main
-    from tests.streamer.dynamodb_local import env
+    from twitter_sentiment.dynamodb_local import env
 
     for key, value in env(dynamodb_endpoint).items():
         monkeypatch.setenv(key, value)
