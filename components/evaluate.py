@@ -15,6 +15,7 @@ def evaluate(bundle: Input[Model], train: Input[Dataset], test: Input[Dataset], 
     import json
 
     from twitter_sentiment import logs, training
+    from twitter_sentiment.contract import BINARY_LABELS
 
     logs.setup()
     result = training.evaluate(bundle.path, train.path, test.path, min_accuracy)
@@ -22,7 +23,7 @@ def evaluate(bundle: Input[Model], train: Input[Dataset], test: Input[Dataset], 
         metrics.log_metric(name, value)
     for name, value in result["reference_tfidf"].items():
         metrics.log_metric(f"tfidf_{name}", value)
-    classification.log_confusion_matrix(["NEGATIVE", "POSITIVE"], result["confusion_matrix"])
+    classification.log_confusion_matrix(list(BINARY_LABELS), result["confusion_matrix"])
     classification.log_roc_curve(result["roc"]["fpr"], result["roc"]["tpr"], result["roc"]["thresholds"])
     with open(report.path, "w", encoding="utf-8") as handle:
         handle.write(result["report_markdown"])

@@ -4,6 +4,12 @@
 from kfp import dsl, kubernetes
 
 from components import evaluate, export_model, fetch_dataset, preprocess, train_classifier, train_word2vec
+from twitter_sentiment.classifier import ClassifierParams
+from twitter_sentiment.contract import MODEL_NAME, NEGATIVE_MAX, POSITIVE_MIN
+from twitter_sentiment.embeddings import Word2VecParams
+
+# Each training default has one home, the core's parameter classes; the pipeline's parameters start there.
+W2V, CLASSIFIER = Word2VecParams(), ClassifierParams()
 
 PIPELINE_NAME = "twitter-sentiment-training"
 S3_SECRET = "aws-credentials"  # keys AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY; optional so IRSA works too
@@ -22,30 +28,30 @@ def build(gpu: bool = False):
                                                   "as a versioned model bundle.")
     def training_pipeline(
         dataset_uri: str = "sample",
-        model_store_uri: str = "s3://twitter-sentiment-models/models/twitter-sentiment",
+        model_store_uri: str = f"s3://{MODEL_NAME}-models/models/{MODEL_NAME}",
         sample_rows: int = 0,
         validation_fraction: float = 0.1,
         test_fraction: float = 0.1,
-        seed: int = 42,
-        w2v_vector_size: int = 300,
-        w2v_window: int = 7,
-        w2v_min_count: int = 10,
-        w2v_epochs: int = 32,
-        w2v_workers: int = 2,
-        sequence_length: int = 50,
-        units: int = 100,
-        recurrent_dropout: float = 0.0,
-        dropout: float = 0.5,
-        trainable_embedding: bool = True,
-        bidirectional: bool = False,
-        balanced: bool = False,
-        batch_size: int = 512,
-        epochs: int = 20,
-        learning_rate: float = 0.002,
-        patience: int = 2,
+        seed: int = CLASSIFIER.seed,
+        w2v_vector_size: int = W2V.vector_size,
+        w2v_window: int = W2V.window,
+        w2v_min_count: int = W2V.min_count,
+        w2v_epochs: int = W2V.epochs,
+        w2v_workers: int = W2V.workers,
+        sequence_length: int = CLASSIFIER.sequence_length,
+        units: int = CLASSIFIER.units,
+        recurrent_dropout: float = CLASSIFIER.recurrent_dropout,
+        dropout: float = CLASSIFIER.dropout,
+        trainable_embedding: bool = CLASSIFIER.trainable_embedding,
+        bidirectional: bool = CLASSIFIER.bidirectional,
+        balanced: bool = CLASSIFIER.balanced,
+        batch_size: int = CLASSIFIER.batch_size,
+        epochs: int = CLASSIFIER.epochs,
+        learning_rate: float = CLASSIFIER.learning_rate,
+        patience: int = CLASSIFIER.patience,
         max_words: int = 0,
-        negative_max: float = 0.4,
-        positive_min: float = 0.7,
+        negative_max: float = NEGATIVE_MAX,
+        positive_min: float = POSITIVE_MIN,
         min_accuracy: float = 0.75,
         version: str = "",
     ):

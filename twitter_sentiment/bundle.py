@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from twitter_sentiment.contract import NEGATIVE, NEGATIVE_MAX, NEUTRAL, POSITIVE, POSITIVE_MIN
 from twitter_sentiment.text import CLEANING_VERSION, clean_tweet
 from twitter_sentiment.vocabulary import Vocabulary
 
@@ -23,7 +24,6 @@ log = logging.getLogger(__name__)
 BUNDLE_FORMAT = 1
 MODEL_FILE, VOCABULARY_FILE, METADATA_FILE = "model.keras", "vocabulary.json", "metadata.json"
 PAYLOAD_FILES = (MODEL_FILE, VOCABULARY_FILE)
-LABELS = ("NEGATIVE", "NEUTRAL", "POSITIVE")
 SCORE_CHUNK = 1024  # rows per model call in score_clean
 
 
@@ -33,15 +33,15 @@ class BundleError(RuntimeError):
 
 @dataclass(frozen=True)
 class Thresholds:
-    negative_max: float = 0.4  # score <= this is NEGATIVE
-    positive_min: float = 0.7  # score >= this is POSITIVE; between is NEUTRAL
+    negative_max: float = NEGATIVE_MAX  # score <= this is NEGATIVE
+    positive_min: float = POSITIVE_MIN  # score >= this is POSITIVE; between is NEUTRAL
 
     def label(self, score: float) -> str:
         if score <= self.negative_max:
-            return "NEGATIVE"
+            return NEGATIVE
         if score >= self.positive_min:
-            return "POSITIVE"
-        return "NEUTRAL"
+            return POSITIVE
+        return NEUTRAL
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from twitter_sentiment.bundle import Thresholds
+from twitter_sentiment.contract import BINARY_LABELS
 
 
 def metrics(y_true: np.ndarray, scores: np.ndarray, thresholds: Thresholds = Thresholds()) -> dict:
@@ -30,7 +31,7 @@ def metrics(y_true: np.ndarray, scores: np.ndarray, thresholds: Thresholds = Thr
 
 
 def confusion(y_true: np.ndarray, scores: np.ndarray) -> list[list[int]]:
-    """Rows: true NEGATIVE, POSITIVE; columns: predicted (at 0.5)."""
+    """Rows: true BINARY_LABELS; columns: predicted (at 0.5)."""
     from sklearn.metrics import confusion_matrix
 
     return confusion_matrix(np.asarray(y_true).astype(int), (np.asarray(scores) >= 0.5).astype(int),
@@ -79,10 +80,9 @@ def markdown_report(model: dict, reference: dict, matrix: list[list[int]], min_a
         "",
         "Confusion matrix (threshold 0.5):",
         "",
-        "| true \\ predicted | NEGATIVE | POSITIVE |",
+        f"| true \\ predicted | {' | '.join(BINARY_LABELS)} |",
         "|---|---|---|",
-        f"| NEGATIVE | {matrix[0][0]} | {matrix[0][1]} |",
-        f"| POSITIVE | {matrix[1][0]} | {matrix[1][1]} |",
+        *[f"| {label} | {row[0]} | {row[1]} |" for label, row in zip(BINARY_LABELS, matrix)],
         "",
         "`neutral_share`: test tweets whose score falls in the NEUTRAL band of the bundle's thresholds.",
     ]

@@ -9,8 +9,9 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
-LABELS = ("NEGATIVE", "NEUTRAL", "POSITIVE")
-COLOURS = {"NEGATIVE": "#d62728", "NEUTRAL": "#9e9e9e", "POSITIVE": "#2ca02c"}
+from twitter_sentiment.contract import BINARY_LABELS, LABELS, NEGATIVE, NEUTRAL, POSITIVE, REJECTED, UNSCORED
+
+COLOURS = {NEGATIVE: "#d62728", NEUTRAL: "#9e9e9e", POSITIVE: "#2ca02c"}
 
 
 def label_mix(items: list[dict]) -> Counter:
@@ -50,7 +51,7 @@ def figure_png(items: list[dict], evaluation: dict | None) -> bytes:
     over_time.set(title="Sentiment over time (share of tweets per minute)", ylim=(0, 1), xlabel="tweet time (UTC)")
 
     counts = label_mix(items)
-    names = [name for name in (*LABELS, "REJECTED", "UNSCORED") if counts.get(name)]
+    names = [name for name in (*LABELS, REJECTED, UNSCORED) if counts.get(name)]
     bars = mix.bar(names, [counts[name] for name in names], color=[COLOURS.get(n, "#ff7f0e") for n in names])
     mix.bar_label(bars, fontsize=8)
     mix.set(title=f"Label mix ({sum(counts.values())} tweets)")
@@ -62,8 +63,8 @@ def figure_png(items: list[dict], evaluation: dict | None) -> bytes:
         for (row, col), value in [((r, c), confusion[r][c]) for r in range(2) for c in range(2)]:
             matrix_ax.text(col, row, str(value), ha="center", va="center", fontsize=12,
                            color="white" if value > max(map(max, confusion)) / 2 else "black")
-        matrix_ax.set_xticks([0, 1], ["NEGATIVE", "POSITIVE"])
-        matrix_ax.set_yticks([0, 1], ["NEGATIVE", "POSITIVE"])
+        matrix_ax.set_xticks([0, 1], BINARY_LABELS)
+        matrix_ax.set_yticks([0, 1], BINARY_LABELS)
         accuracy = evaluation.get("model", {}).get("accuracy")
         matrix_ax.set(title=f"Test split (accuracy {accuracy:.3f})" if accuracy else "Test split",
                       xlabel="predicted", ylabel="true")
