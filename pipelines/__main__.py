@@ -19,35 +19,62 @@ import tempfile
 import time
 from pathlib import Path
 
+from pydantic import Field, field_validator
+
+from twitter_sentiment.contract import MODEL_NAME
+from twitter_sentiment.settings import ConfigError, Settings, load
+from twitter_sentiment.storage import StorageError, is_s3, split_s3
+
 EXIT_FAILED, EXIT_USAGE, EXIT_GATE = 1, 2, 3
 
 
-def _pipeline_defaults() -> dict:
+class PipelineSettings(Settings):
+    """The environment this CLI reads (docs/configuration.md); flags override each."""
+
+    dataset_uri: str | None = None
+    model_store_uri: str | None = None
+    kfp_host: str | None = Field(None, pattern=r"^https?://\S+$")
+    ci_commit_tag: str | None = None
+
+    @field_validator("dataset_uri", "model_store_uri")
+    @classmethod
+    def _s3_names_a_bucket(cls, uri: str | None) -> str | None:
+        if uri and is_s3(uri):
+            try:
+                split_s3(uri)
+            except StorageError as error:
+                raise ValueError(str(error)) from None
+        return uri
+
+
+def _pipeline_parameters() -> dict[str, inspect.Parameter]:
     from pipelines.training import training_pipeline
 
-    return {name: p.default for name, p in inspect.signature(training_pipeline.pipeline_func).parameters.items()}
+    return dict(inspect.signature(training_pipeline.pipeline_func).parameters)
 
 
 def _parse_params(pairs: list[str]) -> dict:
-    """`name=value` pairs, typed like the pipeline's own parameters."""
-    defaults, params = _pipeline_defaults(), {}
+    """`name=value` pairs, each parsed strictly by its parameter's type (`ture` is no bool)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    parameters, params = _pipeline_parameters(), {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
-        if not sep or name not in defaults:
-            raise SystemExit(f"error: --param {pair!r}: expected NAME=VALUE with NAME one of {', '.join(defaults)}")
-        kind = type(defaults[name])
+        if not sep or name not in parameters:
+            raise ConfigError(f"--param {pair!r}: expected NAME=VALUE with NAME one of {', '.join(parameters)}")
         try:
-            params[name] = (text.lower() in ("1", "true", "yes")) if kind is bool else kind(text)
-        except ValueError:
-            raise SystemExit(f"error: --param {pair!r}: {name} must be a {kind.__name__}") from None
+            params[name] = TypeAdapter(parameters[name].annotation).validate_python(text)
+        except ValidationError as error:
+            why = error.errors(include_url=False)[0]["msg"]
+            raise ConfigError(f"--param {name}={text!r}: {why}") from None
     return params
 
 
 def _preset_params(name: str) -> dict:
     from twitter_sentiment.classifier import preset
 
-    defaults = _pipeline_defaults()
-    return {k: v for k, v in dataclasses.asdict(preset(name)).items() if k in defaults and k != "seed"}
+    parameters = _pipeline_parameters()
+    return {k: v for k, v in dataclasses.asdict(preset(name)).items() if k in parameters and k != "seed"}
 
 
 def cmd_compile(args) -> int:
@@ -141,16 +168,17 @@ def cmd_schedule(args) -> int:
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(env: PipelineSettings | None = None) -> argparse.ArgumentParser:
+    env = env or PipelineSettings()
     main = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = main.add_subparsers(dest="command", required=True)
 
     def pipeline_options(p):
         p.add_argument("--gpu", action="store_true", help="request one NVIDIA GPU for the classifier step")
-        p.add_argument("--model-store-uri", default=os.environ.get("MODEL_STORE_URI"),
+        p.add_argument("--model-store-uri", default=env.model_store_uri,
                        help="default model_store_uri baked into the pipeline (env MODEL_STORE_URI)")
-        p.add_argument("--dataset-uri", default=os.environ.get("DATASET_URI"),
+        p.add_argument("--dataset-uri", default=env.dataset_uri,
                        help="default dataset_uri baked into the pipeline (env DATASET_URI)")
 
     p = sub.add_parser("compile", help="write the pipeline as KFP YAML")
@@ -159,8 +187,8 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("run-local", help="run the whole pipeline here with kfp.local")
-    p.add_argument("--dataset-uri", default=os.environ.get("DATASET_URI", "sample"))
-    p.add_argument("--model-store", default=os.environ.get("MODEL_STORE_URI", "model-store"),
+    p.add_argument("--dataset-uri", default=env.dataset_uri or "sample")
+    p.add_argument("--model-store", default=env.model_store_uri or "model-store",
                    help="local directory or s3:// URI to publish to (default ./model-store)")
     p.add_argument("--artifacts", default="artifacts", help="pipeline root for step artifacts (default ./artifacts)")
     p.add_argument("--sample-rows", type=int, default=0, help="train on a random slice of this many rows")
@@ -170,18 +198,18 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run_local)
 
     p = sub.add_parser("upload", help="upload the pipeline as a new version to a KFP server")
-    p.add_argument("--host", default=os.environ.get("KFP_HOST"), required=not os.environ.get("KFP_HOST"))
-    p.add_argument("--version", default=os.environ.get("CI_COMMIT_TAG") or time.strftime("%Y%m%d-%H%M%S"))
+    p.add_argument("--host", default=env.kfp_host, help="Kubeflow Pipelines API endpoint (env KFP_HOST)")
+    p.add_argument("--version", default=env.ci_commit_tag or time.strftime("%Y%m%d-%H%M%S"))
     p.add_argument("--package", help="a compiled YAML (default: compile now)")
     p.add_argument("--pipeline-name")
     pipeline_options(p)
     p.set_defaults(func=cmd_upload)
 
     p = sub.add_parser("schedule", help="create or replace the recurring training run")
-    p.add_argument("--host", default=os.environ.get("KFP_HOST"), required=not os.environ.get("KFP_HOST"))
+    p.add_argument("--host", default=env.kfp_host, help="Kubeflow Pipelines API endpoint (env KFP_HOST)")
     p.add_argument("--cron", default="0 0 2 * * *", help="six fields, seconds first (default: 02:00 daily)")
-    p.add_argument("--experiment", default="twitter-sentiment")
-    p.add_argument("--name", default="twitter-sentiment-daily")
+    p.add_argument("--experiment", default=MODEL_NAME)
+    p.add_argument("--name", default=f"{MODEL_NAME}-daily")
     p.add_argument("--pipeline-name")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     p.set_defaults(func=cmd_schedule)
@@ -194,16 +222,17 @@ def main(argv: list[str] | None = None) -> int:
     from twitter_sentiment import logs
 
     logs.setup()
-    args = parser().parse_args(argv)
     try:
+        args = parser(load(PipelineSettings)).parse_args(argv)
+        if hasattr(args, "host") and not args.host:
+            raise ConfigError("KFP_HOST is not set (or pass --host): the Kubeflow Pipelines API endpoint")
         return args.func(args)
+    except (ConfigError, StorageError, KfpError) as error:  # one sentence, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     except (CronError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except KfpError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_FAILED
-
 
 if __name__ == "__main__":
     sys.exit(main())

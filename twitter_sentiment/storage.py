@@ -7,6 +7,7 @@ boto3 finds credentials and `AWS_ENDPOINT_URL_S3` (MinIO, moto) itself. Every fa
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -43,7 +44,9 @@ def describe_s3_error(uri: str, error: Exception) -> StorageError:
     if isinstance(error, NoCredentialsError):
         return StorageError(f"no AWS credentials to read {uri}: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
     if isinstance(error, EndpointConnectionError):
-        return StorageError(f"cannot reach the S3 endpoint for {uri}: {error}")
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3")
+        where = f"AWS_ENDPOINT_URL_S3={endpoint!r}" if endpoint else "S3 (AWS_REGION, the network)"
+        return StorageError(f"cannot reach the S3 endpoint for {uri}: check {where}: {error}")
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code", "")
         if code in ("NoSuchKey", "404", "NotFound"):

@@ -44,3 +44,17 @@ def test_the_target_account_and_region_come_from_context_or_the_cli(monkeypatch)
     monkeypatch.setenv("CDK_DEFAULT_ACCOUNT", "210987654321")
     monkeypatch.setenv("CDK_DEFAULT_REGION", "us-west-2")
     assert environment(aws_cdk.App()).account == "210987654321"
+
+
+def test_an_invalid_value_is_a_sentence_naming_the_variable():
+    from twitter_sentiment.settings import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^WORKER_COUNT='none': Input should be a valid integer"):
+        InfraConfig.load(environ={"WORKER_COUNT": "none"})
+    with pytest.raises(ConfigError, match=r"^STREAMER_SERVICE_ACCOUNT='no-namespace': String should match"):
+        InfraConfig.load(environ={"STREAMER_SERVICE_ACCOUNT": "no-namespace"})
+
+
+def test_defaults_do_not_read_the_environment(monkeypatch):
+    monkeypatch.setenv("WORKER_COUNT", "7")
+    assert InfraConfig().worker_count == 2 and InfraConfig.load().worker_count == 7
