@@ -3,29 +3,34 @@
 1. trains through the pipeline (kfp.local) and publishes the bundle to ./model-store
 2. starts the KServe model server on localhost with that bundle
 3. streams a recorded X API v2 stream (built from the sample's tweets) through the streamer
-4. stores one result per tweet in SQLite (or DynamoDB: set SINK=dynamodb and its variables)
+4. stores one result per tweet in SQLite, or in DynamoDB with SINK=dynamodb: DynamoDB Local, installed and
+   started here, unless AWS_ENDPOINT_URL_DYNAMODB or AWS credentials point at another
 5. prints a summary and writes results/report.html and results/report.png
-Each step logs to results/logs/<step>.log. Exit 0 when every step worked; otherwise 1 and a
-sentence naming the step and its log.
+Settings are checked first, in the first second. Each step logs to results/logs/<step>.log. Exit 0
+when every step worked; otherwise 1 and a sentence naming the step and its log, or the setting.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import logging
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Literal
 
-import httpx
+from pydantic import Field
 
-MODEL_NAME = "twitter-sentiment"
+from twitter_sentiment import dynamodb_local, logs
+from twitter_sentiment.contract import MODEL_NAME, RESULTS_TABLE, predict_path
+from twitter_sentiment.processes import NotReady, free_port, model_server, port_taken
+from twitter_sentiment.settings import ConfigError, Settings, load
+
 # Training-log lines worth seeing on the console while the full log goes to results/logs/train.log.
 PROGRESS = re.compile(r"Task '[\w-]+' finished with status|word2vec (vocabulary|epoch (8|16|24|32)/)|"
                       r"^\s*\d+/\d+ - .*val_loss|classifier trained|\*\*Gate:\*\*")
@@ -37,34 +42,106 @@ class StepFailed(RuntimeError):
         super().__init__(f"step '{step}' failed: {why}; its log is {log}")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+class QuickstartSettings(Settings):
+    """What the run reads from the environment (docs/configuration.md); the streamer reads the rest."""
+
+    dataset_uri: str = "sample"
+    sink: Literal["sqlite", "dynamodb"] = "sqlite"
+    sqlite_path: str | None = None  # default: results/results.sqlite, fresh each run
+    dynamodb_table: str = RESULTS_TABLE
+    aws_endpoint_url_dynamodb: str | None = Field(None, pattern=r"^https?://[^\s/]+")
 
 
-def _port_taken(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+def credentials_configured() -> bool:
+    """AWS credentials in the environment, a profile or a shared file (not an instance role: no network probe)."""
+    import botocore.session
+    from botocore.credentials import create_credential_resolver
+
+    resolver = create_credential_resolver(botocore.session.get_session())
+    for remote in ("container-role", "iam-role"):
+        resolver.remove(remote)
+    return resolver.load_credentials() is not None
+
+
+NO_REGION = "AWS_REGION is not set: DynamoDB needs a region (e.g. AWS_REGION=us-east-1)"
+
+
+def check_dynamodb() -> str:
+    """The DynamoDB the environment names answers; ConfigError names the variable to fix. Returns where it is."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
+    # The streamer reads AWS_REGION; boto3 itself AWS_DEFAULT_REGION or the profile.
+    session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
+    if not session.region_name:
+        raise ConfigError(NO_REGION)
+    where = f"AWS_ENDPOINT_URL_DYNAMODB={endpoint}" if endpoint else f"DynamoDB in {session.region_name}"
+    # One quick try: an endpoint that does not answer in seconds will not answer after the training either.
+    quick = Config(connect_timeout=3, read_timeout=5, retries={"total_max_attempts": 1})
+    try:
+        session.client("dynamodb", config=quick).list_tables(Limit=1)
+    except NoCredentialsError:
+        raise ConfigError(f"AWS_ACCESS_KEY_ID is not set: {where} needs credentials") from None
+    except NoRegionError:
+        raise ConfigError(NO_REGION) from None
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        raise ConfigError(f"AWS_ACCESS_KEY_ID: {where} refused the credentials ({code})") from None
+    except BotoCoreError as error:
+        setting = f"AWS_ENDPOINT_URL_DYNAMODB={endpoint!r}" if endpoint else f"AWS_REGION={session.region_name!r}"
+        raise ConfigError(f"{setting}: DynamoDB does not answer there ({error})") from None
+    return f"{endpoint or 'AWS'} (region {session.region_name})"
 
 
 class Run:
-    def __init__(self, args):
+    def __init__(self, args, settings: QuickstartSettings):
         self.args = args
+        self.settings = settings
         self.results = Path(args.results).resolve()
         self.logs = self.results / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.store = Path(args.model_store).resolve()
+        self.sqlite_path = settings.sqlite_path or str(self.results / "results.sqlite")
+        self.dynamodb = ""  # where the DynamoDB results go, in words
+        self.dynamodb_env: dict[str, str] = {}  # DynamoDB Local's endpoint, region and keys, when started here
+
+    def check(self, stack: ExitStack) -> None:
+        """Before the long work: every setting the run needs is valid and its sink answers."""
+        if port_taken(self.args.port):
+            raise StepFailed("serve", self.logs / "serve.log", f"port {self.args.port} is already in use (try --port)")
+        if self.settings.sink == "dynamodb":
+            if self.settings.aws_endpoint_url_dynamodb or credentials_configured():
+                self.dynamodb = check_dynamodb()  # theirs: start nothing
+            else:
+                log = self.logs / "dynamodb-local.log"
+                self.say("0/5 starting DynamoDB Local (SINK=dynamodb, no endpoint or AWS credentials set)")
+                try:
+                    endpoint = stack.enter_context(dynamodb_local.dynamodb_local(log_path=log))
+                except (RuntimeError, OSError) as error:
+                    raise StepFailed("dynamodb-local", log, str(error)) from None
+                self.dynamodb_env = dynamodb_local.env(endpoint)
+                self.dynamodb = f"DynamoDB Local at {endpoint}, stopped at the end"
+        self.streamer_settings("(checked)", "http://127.0.0.1:1")  # the streamer's own variables, now
+
+    def streamer_settings(self, replay: str, url: str):
+        from streamer.config import Settings as StreamerSettings
+
+        return StreamerSettings.from_env({**os.environ, "SOURCE": "replay", "REPLAY_FILE": replay,
+                                          "MODEL_SERVER_URL": url, "MODEL_NAME": MODEL_NAME,
+                                          "HEALTH_PORT": str(free_port()), "SINK": self.settings.sink,
+                                          "SQLITE_PATH": self.sqlite_path})
 
     def say(self, text: str) -> None:
         print(f"[quickstart] {text}", flush=True)
 
-    def _run(self, step: str, command: list[str], env: dict | None = None, echo: re.Pattern | None = None) -> None:
+    def _run(self, step: str, command: list[str], echo: re.Pattern | None = None) -> None:
         """Run a step to completion, its output in results/logs/<step>.log; echo the lines `echo` matches."""
         log = self.logs / f"{step}.log"
         with open(log, "w", encoding="utf-8") as handle:
             process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                       errors="replace", env={**os.environ, **(env or {})})
+                                       errors="replace")
             for line in process.stdout:
                 handle.write(line)
                 if echo and echo.search(ANSI.sub("", line)):
@@ -87,104 +164,95 @@ class Run:
         self.say(f"    published bundle {self.store / self.version} in {time.monotonic() - started:.0f}s")
 
     def serve(self, stack: ExitStack) -> str:
-        port = self.args.port
-        if _port_taken(port):
-            raise StepFailed("serve", self.logs / "serve.log", f"port {port} is already in use (try --port)")
         log = self.logs / "serve.log"
-        self.say(f"2/5 starting the model server on http://127.0.0.1:{port} (log {log})")
-        handle = stack.enter_context(open(log, "wb"))
-        server = subprocess.Popen([sys.executable, "-m", "serving", "--http_port", str(port)], stdout=handle,
-                                  stderr=subprocess.STDOUT,
-                                  env={**os.environ, "STORAGE_URI": str(self.store), "MODEL_NAME": MODEL_NAME})
-        stack.callback(self._stop, server)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                raise StepFailed("serve", log, f"the model server exited with status {server.returncode}")
-            try:
-                if httpx.get(f"{url}/v2/models/{MODEL_NAME}/ready", timeout=1).status_code == 200:
-                    return url
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise StepFailed("serve", log, "the model server was not ready after 180 s")
+        self.say(f"2/5 starting the model server on http://127.0.0.1:{self.args.port} (log {log})")
+        try:
+            return stack.enter_context(model_server(self.store, port=self.args.port, log_path=log))
+        except NotReady as error:
+            raise StepFailed("serve", log, str(error)) from None
 
-    @staticmethod
-    def _stop(process: subprocess.Popen) -> None:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    def stream(self, url: str):
+        """The streamer, in this process: its return value is the run's counts."""
+        from streamer.__main__ import stream
+        from streamer.sinks import create_table, dynamodb_client
 
-    def stream(self, url: str) -> dict:
         replay = Path(self.args.replay) if self.args.replay else self.results / f"replay-{self.args.tweets}.jsonl"
         if not replay.exists():
             self._run("replay", [sys.executable, "-m", "streamer", "make-replay", "--count", str(self.args.tweets),
                                  "--out", str(replay)])
-        self.settings_env = {"SOURCE": "replay", "REPLAY_FILE": str(replay), "MODEL_SERVER_URL": url,
-                             "MODEL_NAME": MODEL_NAME, "HEALTH_PORT": str(_free_port()),
-                             "SINK": os.environ.get("SINK", "sqlite"),
-                             "SQLITE_PATH": os.environ.get("SQLITE_PATH", str(self.results / "results.sqlite"))}
-        if self.settings_env["SINK"] == "sqlite" and "SQLITE_PATH" not in os.environ:
+        os.environ.update(self.dynamodb_env)  # boto3 reads them; the streamer runs in this process
+        settings = self.streamer_settings(str(replay), url)
+        if settings.sink == "sqlite" and not self.settings.sqlite_path:
             for leftover in self.results.glob("results.sqlite*"):  # this run's results only (and -wal, -shm)
                 leftover.unlink()
-        if self.settings_env["SINK"] == "dynamodb":
-            self._run("create-table", [sys.executable, "-m", "streamer", "create-table"], self.settings_env)
-        self.say(f"3/5 streaming {replay.name} through the streamer into {self.settings_env['SINK']} "
-                 f"(log {self.logs / 'stream.log'})")
-        self._run("stream", [sys.executable, "-m", "streamer", "run"], self.settings_env)
-        lines = (self.logs / "stream.log").read_text(errors="replace").splitlines()
-        summaries = [json.loads(line) for line in lines if line.startswith('{"event": "stopped"')]
-        if not summaries:
-            raise StepFailed("stream", self.logs / "stream.log", "the streamer printed no summary")
-        return summaries[-1]
+        log = self.logs / "stream.log"
+        self.say(f"3/5 streaming {replay.name} through the streamer into {settings.sink} (log {log})")
+        logs.setup(filename=str(log))
+        try:
+            if settings.sink == "dynamodb":
+                create_table(dynamodb_client(), settings.dynamodb_table)
+            summary = stream(settings)
+        except Exception as error:  # the streamer's own failures are in its log, with the traceback
+            logging.getLogger("quickstart").exception("the streamer failed")
+            raise StepFailed("stream", log, f"{type(error).__name__}: {error}") from None
+        finally:
+            for handler in logging.getLogger().handlers[:]:
+                handler.close()
+                logging.getLogger().removeHandler(handler)
+        if summary.source_error:
+            raise StepFailed("stream", log, f"the replay could not be read: {summary.source_error}")
+        return summary
 
-    def report(self, summary: dict, url: str) -> None:
-        from streamer.config import Settings
+    def report(self, summary, url: str) -> None:
         from streamer.sinks import open_sink
         from twitter_sentiment.bundle import read_metadata
         from twitter_sentiment.report import label_mix, write_report
 
-        sink = open_sink(Settings.from_env({**os.environ, **self.settings_env}))
+        sink = open_sink(self.streamer_settings("(read back)", url))  # the results as stored
         try:
             items = sink.items()
         finally:
             sink.close()
         evaluation = read_metadata(self.store / self.version).get("evaluation")
         mix = label_mix(items)
-        rate = summary["received"] / max(summary.get("seconds") or 0, 1e-9)
+        rate = summary.received / max(summary.seconds, 1e-9)
         facts = {
-            "tweets received": summary["received"], "stored": len(items), "rejected": summary.get("rejected", 0),
+            "tweets received": summary.received, "stored": len(items), "rejected": summary.rejected,
             "label mix": ", ".join(f"{k} {v} ({v / max(len(items), 1):.0%})" for k, v in sorted(mix.items())),
             "throughput": f"{rate:,.0f} tweets/s end to end", "model version": self.version,
             "held-out accuracy": f"{evaluation['model']['accuracy']:.4f} (TF-IDF reference "
                                  f"{evaluation['reference_tfidf']['accuracy']:.4f})" if evaluation else "n/a",
-            "results": self.settings_env["SQLITE_PATH"] if self.settings_env["SINK"] == "sqlite" else
-            f"DynamoDB table {os.environ.get('DYNAMODB_TABLE', 'twitter-sentiment-results')}",
+            "results": self.sqlite_path if self.settings.sink == "sqlite" else
+            f"DynamoDB table {self.settings.dynamodb_table}, {self.dynamodb}",
         }
         page = write_report(self.results, items, evaluation, facts)
         self.say("4/5 summary")
         for key, value in facts.items():
             print(f"    {key:18} {value}")
-        if self.settings_env["SINK"] == "sqlite":
-            query = "SELECT sentiment, COUNT(*) FROM results GROUP BY sentiment"  # shown to the user, not run
-            print(f"    query them:        sqlite3 {self.settings_env['SQLITE_PATH']} \"{query}\"")
-        print(f"    call the model:    curl -s {url}/v1/models/{MODEL_NAME}:predict "
+        print(f"    query them:        {self.query_line()}")
+        print(f"    call the model:    curl -s {url}{predict_path()} "
               "-d '{\"instances\": [\"I love this!\", \"worst day ever\"]}'")
         self.say(f"5/5 report: {page} (and {self.results / 'report.png'})")
-        if len(items) < summary["received"]:
+        if len(items) < summary.received:
             raise StepFailed("stream", self.logs / "stream.log",
-                             f"{summary['received']} tweets received but {len(items)} stored")
+                             f"{summary.received} tweets received but {len(items)} stored")
+
+    def query_line(self) -> str:
+        """The command that lists the stored results; shown to the user, not run."""
+        if self.settings.sink == "sqlite":
+            return f"sqlite3 {self.sqlite_path} \"SELECT sentiment, COUNT(*) FROM results GROUP BY sentiment\""
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
+        local = "AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local " if self.dynamodb_env else ""
+        line = (f"{local}aws dynamodb scan --table-name {self.settings.dynamodb_table} --select COUNT"
+                + (f" --endpoint-url {endpoint}" if endpoint else "")
+                + f" --region {os.environ.get('AWS_REGION') or os.environ.get('AWS_DEFAULT_REGION', '')}".rstrip())
+        return line + ("   (while it runs: ARGS=--keep-serving)" if local else "")
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(settings: QuickstartSettings) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m quickstart", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset-uri", default=os.environ.get("DATASET_URI", "sample"))
+    p.add_argument("--dataset-uri", default=settings.dataset_uri)
     p.add_argument("--model-store", default="model-store")
     p.add_argument("--results", default="results", help="where logs, results and the report go")
     p.add_argument("--tweets", type=int, default=5000, help="tweets in the built replay")
@@ -197,22 +265,28 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    args.train_args = [a for a in args.train_args if a != "--"]
-    run = Run(args)
     started = time.monotonic()
     try:
+        settings = load(QuickstartSettings)
+        args = parser(settings).parse_args(argv)
+        args.train_args = [a for a in args.train_args if a != "--"]
+        run = Run(args, settings)
         with ExitStack() as stack:
+            run.check(stack)
             run.train()
             url = run.serve(stack)
             summary = run.stream(url)
             run.report(summary, url)
             if args.keep_serving:
-                run.say(f"the model server stays up at {url}; Ctrl-C stops it")
+                run.say(f"the model server stays up at {url}"
+                        f"{' (and DynamoDB Local)' if run.dynamodb_env else ''}; Ctrl-C stops it")
                 try:
                     signal.pause()
                 except KeyboardInterrupt:
                     pass
+    except ValueError as error:  # a setting: the core's ConfigError, or the streamer's
+        print(f"[quickstart] error: {error}", file=sys.stderr, flush=True)
+        return 1
     except StepFailed as error:
         print(f"[quickstart] error: {error}", file=sys.stderr, flush=True)
         return 1
@@ -221,7 +295,6 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     run.say(f"done in {time.monotonic() - started:.0f}s; everything started was stopped")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -37,15 +37,13 @@ def build(settings, *, max_backoff: float = 10.0, ttl_days: float | None = None)
     return pipeline, source, model, sink, metrics
 
 
-def run(args) -> int:
-    from streamer.config import Settings
+def stream(settings, *, max_backoff: float = 10.0, ttl_days: float | None = None):
+    """Stream, score and store until the source ends or SIGTERM/SIGINT; returns the counts (a Summary)."""
     from streamer.health import HealthServer
 
-    settings = Settings.from_env()
-    log.info("starting: %s", settings)
-    pipeline, source, model, sink, metrics = build(settings, max_backoff=args.max_backoff, ttl_days=args.ttl_days)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: pipeline.request_stop())
+    pipeline, source, model, sink, metrics = build(settings, max_backoff=max_backoff, ttl_days=ttl_days)
+    previous = {signum: signal.signal(signum, lambda *_: pipeline.request_stop())
+                for signum in (signal.SIGTERM, signal.SIGINT)}
     health = HealthServer(settings.health_port, {
         "source": source.check,
         "model_server": model.ready,
@@ -60,7 +58,18 @@ def run(args) -> int:
         health.stop()
         model.close()
         sink.close()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     log.info("stopped: %s", json.dumps(dataclasses.asdict(summary)))
+    return summary
+
+
+def run(args) -> int:
+    from streamer.config import Settings
+
+    settings = Settings.from_env()
+    log.info("starting: %s", settings)
+    summary = stream(settings, max_backoff=args.max_backoff, ttl_days=args.ttl_days)
     print(json.dumps({"event": "stopped", **dataclasses.asdict(summary)}), flush=True)
     return 1 if summary.source_error else 0
 
