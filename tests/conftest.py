@@ -7,6 +7,13 @@ from tests.helpers import SHARED_TESTDATA, moto_server, train_tiny_bundle
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def pytest_collection_modifyitems(items):
+    """A test that needs a trained model is slow wherever it lives (`make test-fast` leaves it out)."""
+    for item in items:
+        if "tiny_bundle" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory):
     """A real model bundle, trained on a slice of the embedded sample (a few seconds, once per session)."""

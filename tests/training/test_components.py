@@ -9,6 +9,8 @@ from components import evaluate, export_model, fetch_dataset, preprocess, train_
 from twitter_sentiment.bundle import SentimentModel
 from twitter_sentiment.store import ModelStore
 
+pytestmark = pytest.mark.slow  # the steps train a real model
+
 
 def art(cls, path):
     return cls(uri=str(path))

@@ -12,6 +12,9 @@ from pipelines.__main__ import main
 from pipelines.cron import CronError, validate
 from tests.helpers import ROOT
 from twitter_sentiment.bundle import SentimentModel
+from twitter_sentiment.classifier import ClassifierParams
+from twitter_sentiment.contract import NEGATIVE_MAX, POSITIVE_MIN
+from twitter_sentiment.embeddings import Word2VecParams
 from twitter_sentiment.store import ModelStore
 
 FAST = ["--sample-rows", "1500", "--param", "w2v_vector_size=16", "--param", "w2v_min_count=2",
@@ -39,8 +42,16 @@ def test_compiled_yaml_is_a_valid_pipeline_spec(tmp_path):
     assert {"exec-fetch-dataset", "exec-export-model"} <= set(secrets)
     assert secrets["exec-fetch-dataset"]["secretAsEnv"][0]["secretName"] == "aws-credentials"
     assert secrets["exec-train-classifier"]["tolerations"][0]["key"] == "nvidia.com/gpu"
+    # The compiled defaults are the core's: what a run from the UI trains is what the core's defaults say.
+    compiled = {name: p.default_value for name, p in spec.root.input_definitions.parameters.items()}
+    core = {**{f"w2v_{k}": v for k, v in Word2VecParams().as_dict().items() if k != "seed"},
+            **ClassifierParams().as_dict(), "negative_max": NEGATIVE_MAX, "positive_min": POSITIVE_MIN}
+    for name, value in core.items():
+        field = {bool: "bool_value", str: "string_value"}.get(type(value), "number_value")
+        assert getattr(compiled[name], field) == value, name
 
 
+@pytest.mark.slow
 def test_run_local_publishes_a_bundle(tmp_path, capsys):
     store = tmp_path / "store"
     code = main(["run-local", "--artifacts", str(tmp_path / "art"), "--model-store", str(store),
@@ -54,6 +65,7 @@ def test_run_local_publishes_a_bundle(tmp_path, capsys):
     assert model.metadata["dataset"]["uri"] == "sample"
 
 
+@pytest.mark.slow
 def test_run_local_that_fails_the_gate_publishes_nothing(tmp_path, capsys):
     store = tmp_path / "store"
     code = main(["run-local", "--artifacts", str(tmp_path / "art"), "--model-store", str(store),
@@ -63,6 +75,7 @@ def test_run_local_that_fails_the_gate_publishes_nothing(tmp_path, capsys):
     assert ModelStore(str(store)).latest() is None and not store.exists()
 
 
+@pytest.mark.slow
 def test_run_local_with_a_missing_dataset_fails_clearly(tmp_path):
     result = subprocess.run([sys.executable, "-m", "pipelines", "run-local", "--dataset-uri", str(tmp_path / "x.csv"),
                              "--artifacts", str(tmp_path / "art"), "--model-store", str(tmp_path / "store")],
