@@ -50,6 +50,7 @@ class QuickstartSettings(Settings):
     sqlite_path: str | None = None  # default: results/results.sqlite, fresh each run
     dynamodb_table: str = RESULTS_TABLE
     aws_endpoint_url_dynamodb: str | None = Field(None, pattern=r"^https?://[^\s/]+")
+    aws_region: str | None = None  # the streamer's; boto3 itself reads AWS_DEFAULT_REGION or the profile
 
 
 def credentials_configured() -> bool:
@@ -66,15 +67,14 @@ def credentials_configured() -> bool:
 NO_REGION = "AWS_REGION is not set: DynamoDB needs a region (e.g. AWS_REGION=us-east-1)"
 
 
-def check_dynamodb() -> str:
-    """The DynamoDB the environment names answers; ConfigError names the variable to fix. Returns where it is."""
+def check_dynamodb(settings: QuickstartSettings) -> str:
+    """The DynamoDB the settings name answers; ConfigError names the variable to fix. Returns where it is."""
     import boto3
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
-    # The streamer reads AWS_REGION; boto3 itself AWS_DEFAULT_REGION or the profile.
-    session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
+    endpoint = settings.aws_endpoint_url_dynamodb
+    session = boto3.session.Session(region_name=settings.aws_region)
     if not session.region_name:
         raise ConfigError(NO_REGION)
     where = f"AWS_ENDPOINT_URL_DYNAMODB={endpoint}" if endpoint else f"DynamoDB in {session.region_name}"
@@ -92,7 +92,7 @@ def check_dynamodb() -> str:
     except BotoCoreError as error:
         setting = f"AWS_ENDPOINT_URL_DYNAMODB={endpoint!r}" if endpoint else f"AWS_REGION={session.region_name!r}"
         raise ConfigError(f"{setting}: DynamoDB does not answer there ({error})") from None
-    return f"{endpoint or 'AWS'} (region {session.region_name})"
+    return session.region_name
 
 
 class Run:
@@ -105,6 +105,7 @@ class Run:
         self.store = Path(args.model_store).resolve()
         self.sqlite_path = settings.sqlite_path or str(self.results / "results.sqlite")
         self.dynamodb = ""  # where the DynamoDB results go, in words
+        self.region = dynamodb_local.REGION
         self.dynamodb_env: dict[str, str] = {}  # DynamoDB Local's endpoint, region and keys, when started here
 
     def check(self, stack: ExitStack) -> None:
@@ -113,7 +114,8 @@ class Run:
             raise StepFailed("serve", self.logs / "serve.log", f"port {self.args.port} is already in use (try --port)")
         if self.settings.sink == "dynamodb":
             if self.settings.aws_endpoint_url_dynamodb or credentials_configured():
-                self.dynamodb = check_dynamodb()  # theirs: start nothing
+                self.region = check_dynamodb(self.settings)  # theirs: start nothing
+                self.dynamodb = f"{self.settings.aws_endpoint_url_dynamodb or 'AWS'} (region {self.region})"
             else:
                 log = self.logs / "dynamodb-local.log"
                 self.say("0/5 starting DynamoDB Local (SINK=dynamodb, no endpoint or AWS credentials set)")
@@ -241,11 +243,10 @@ class Run:
         """The command that lists the stored results; shown to the user, not run."""
         if self.settings.sink == "sqlite":
             return f"sqlite3 {self.sqlite_path} \"SELECT sentiment, COUNT(*) FROM results GROUP BY sentiment\""
-        endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
+        endpoint = self.dynamodb_env.get("AWS_ENDPOINT_URL_DYNAMODB") or self.settings.aws_endpoint_url_dynamodb
         local = "AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local " if self.dynamodb_env else ""
         line = (f"{local}aws dynamodb scan --table-name {self.settings.dynamodb_table} --select COUNT"
-                + (f" --endpoint-url {endpoint}" if endpoint else "")
-                + f" --region {os.environ.get('AWS_REGION') or os.environ.get('AWS_DEFAULT_REGION', '')}".rstrip())
+                + (f" --endpoint-url {endpoint}" if endpoint else "") + f" --region {self.region}")
         return line + ("   (while it runs: ARGS=--keep-serving)" if local else "")
 
 
