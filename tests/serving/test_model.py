@@ -12,7 +12,8 @@ from serving.batching import BatchingPredictor
 from serving.loading import load_model
 from tests.helpers import free_port
 from tests.serving.conftest import TWEETS
-from twitter_sentiment.bundle import LABELS, BundleError, SentimentModel, update_metadata
+from twitter_sentiment.bundle import BundleError, SentimentModel, update_metadata
+from twitter_sentiment.contract import LABELS
 from twitter_sentiment.storage import StorageError
 from twitter_sentiment.store import ModelStore
 
