@@ -118,7 +118,8 @@ class Run:
                 self.dynamodb = f"{self.settings.aws_endpoint_url_dynamodb or 'AWS'} (region {self.region})"
             else:
                 log = self.logs / "dynamodb-local.log"
-                self.say("0/5 starting DynamoDB Local (SINK=dynamodb, no endpoint or AWS credentials set)")
+                self.say("0/5 starting DynamoDB Local, installed if missing (SINK=dynamodb, and no endpoint or AWS "
+                         "credentials set)")
                 try:
                     endpoint = stack.enter_context(dynamodb_local.dynamodb_local(log_path=log))
                 except (RuntimeError, OSError) as error:
@@ -151,7 +152,7 @@ class Run:
             returncode = process.wait()
         if returncode != 0:
             tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
-            raise StepFailed(step, log, f"exit status {returncode}: {tail[0][:300]}")
+            raise StepFailed(step, log, f"exit status {returncode}: {ANSI.sub('', tail[0])[:300]}")
 
     def train(self) -> None:
         self.say(f"1/5 training through the pipeline (kfp.local) on {self.args.dataset_uri}; "
