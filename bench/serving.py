@@ -25,7 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import aiohttp  # a KServe dependency
 import orjson
 
-from tests.helpers import train_bench_bundle
+from tests.helpers import bench_bundle
 from twitter_sentiment import dataset, logs
 from twitter_sentiment.processes import model_server
 
@@ -100,12 +100,7 @@ def main() -> int:
     logs.setup("WARNING")
     began = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
-    if args.bundle:
-        bundle = Path(args.bundle)
-    else:
-        started = time.monotonic()
-        bundle = train_bench_bundle(work / "bundle")
-        print(f"trained a default-architecture bundle in {time.monotonic() - started:.0f} s: {bundle}")
+    bundle = bench_bundle(args.bundle, work)
 
     frame, _ = dataset.read_dataset("sample")
     tweets = [t for t in frame["text"].tolist() if isinstance(t, str)][:8192]

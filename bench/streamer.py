@@ -37,7 +37,7 @@ from streamer.records import result_item
 from streamer.replay import write_replay
 from streamer.sinks import create_table
 from streamer.sources import TweetListener
-from tests.helpers import train_bench_bundle
+from tests.helpers import bench_bundle
 from twitter_sentiment import dynamodb_local, logs
 from twitter_sentiment.processes import model_server
 
@@ -134,12 +134,7 @@ def main() -> int:
     load = os.getloadavg()
     print(f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at start")
 
-    if args.bundle:
-        bundle = Path(args.bundle)
-    else:
-        started = time.perf_counter()
-        bundle = train_bench_bundle(work / "bundle")
-        print(f"trained a default-architecture bundle in {time.perf_counter() - started:.0f}s")
+    bundle = bench_bundle(args.bundle, work)
     replay = work / "replay.jsonl"
     write_replay(replay, args.count)
     warm_replay = work / "warm-up.jsonl"
