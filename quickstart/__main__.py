@@ -112,6 +112,7 @@ class Run:
         """Before the long work: every setting the run needs is valid and its sink answers."""
         if port_taken(self.args.port):
             raise StepFailed("serve", self.logs / "serve.log", f"port {self.args.port} is already in use (try --port)")
+        self.streamer_settings("(checked)", "http://127.0.0.1:1")  # the streamer's own variables, now
         if self.settings.sink == "dynamodb":
             if self.settings.aws_endpoint_url_dynamodb or credentials_configured():
                 self.region = check_dynamodb(self.settings)  # theirs: start nothing
@@ -126,7 +127,6 @@ class Run:
                     raise StepFailed("dynamodb-local", log, str(error)) from None
                 self.dynamodb_env = dynamodb_local.env(endpoint)
                 self.dynamodb = f"DynamoDB Local at {endpoint}, stopped at the end"
-        self.streamer_settings("(checked)", "http://127.0.0.1:1")  # the streamer's own variables, now
 
     def streamer_settings(self, replay: str, url: str):
         from streamer.config import Settings as StreamerSettings

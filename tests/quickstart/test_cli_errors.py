@@ -39,7 +39,7 @@ QUICKSTART_CASES = {
     "malformed sink": ({"SINK": "dynamo"}, "SINK='dynamo': Input should be 'sqlite' or 'dynamodb'"),
     "malformed endpoint": ({"SINK": "dynamodb", "AWS_ENDPOINT_URL_DYNAMODB": "localhost:8000"},
                            "AWS_ENDPOINT_URL_DYNAMODB='localhost:8000'"),
-    "malformed streamer setting": ({"BATCH_SIZE": "lots"}, "BATCH_SIZE='lots'"),
+    "malformed streamer setting": ({"SINK": "dynamodb", "BATCH_SIZE": "lots"}, "BATCH_SIZE='lots'"),
 }
 
 
