@@ -106,7 +106,7 @@ class BoundedRequests:
             log.info("%s %s: the client closed the connection before sending its whole body",
                      scope["method"], scope["path"])
             return
-        except asyncio.TimeoutError:
+        except TimeoutError:
             if declared is not None and declared > self.max_bytes:
                 return await self._refuse(scope, send, 413, f"request body is {declared} bytes")
             return await self._refuse(scope, send, 408, f"request body not received within "

@@ -82,9 +82,9 @@ def test_v2_metadata_describes_the_tensors(client):
 
 def scored(metrics: str) -> float:
     """Tweets scored so far by the bundle under test, summed over labels, from /metrics."""
-    prefix = f'twitter_sentiment_tweets_scored_total{{'
+    prefix = 'twitter_sentiment_tweets_scored_total{'
     return sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
-               if line.startswith(prefix) and f'model_version="test-tiny"' in line)
+               if line.startswith(prefix) and 'model_version="test-tiny"' in line)
 
 
 def test_prometheus_metrics_carry_the_bundle_version(client):
