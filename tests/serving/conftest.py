@@ -73,8 +73,9 @@ def process_client(server):
         yield client
 
 
-@pytest.fixture(params=["in-process", "process"])
+@pytest.fixture(params=["in-process", pytest.param("process", marks=pytest.mark.slow)])
 def client(request):
+    """Each test twice: on KServe's app in-process, and over HTTP to the real server process."""
     return request.getfixturevalue(f"{request.param.replace('-', '_')}_client")
 
 

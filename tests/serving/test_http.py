@@ -133,6 +133,7 @@ def test_200_concurrent_requests_in_process(in_process_client, expected):
         check_consistent(list(pool.map(post, texts)), expected)
 
 
+@pytest.mark.slow
 def test_200_concurrent_requests_to_the_process(server, expected):
     texts = [TWEETS[i % len(TWEETS)] for i in range(200)]
 
@@ -146,6 +147,7 @@ def test_200_concurrent_requests_to_the_process(server, expected):
     check_consistent(asyncio.run(run()), expected)
 
 
+@pytest.mark.slow
 def test_the_log_has_one_line_per_event_and_no_tweet_text(server, process_client):
     for payload in ({"instances": [MARKER]}, {"instances": [MARKER, 3]}, {"instances": ["x" * 281 + MARKER]},
                     {"instances": [MARKER, "  "]}):
