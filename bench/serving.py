@@ -7,7 +7,10 @@ neighbour hits both sides alike);
 then the targets of issue 3. Without --bundle it trains one of the default architecture
 (sequence length 50, LSTM 100, 300-d vectors; one epoch, about 20 s): layer sizes set the cost.
 
-    python -m bench.serving [--bundle DIR] [--seconds 3] [--rounds 3]
+--soak (issue 13) instead runs 32 clients x 60 s of one-tweet requests (errors, p50/p99), then the
+server's resident memory before and after 8 clients x 30 s of 1,024-tweet requests.
+
+    python -m bench.serving [--bundle DIR] [--seconds 3] [--rounds 3] [--soak]
 """
 
 from __future__ import annotations
@@ -24,13 +27,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import aiohttp  # a KServe dependency
 import orjson
+import psutil  # a KServe dependency
 
 from tests.helpers import bench_bundle
-from twitter_sentiment import dataset, logs
+from twitter_sentiment import contract, dataset, logs
 from twitter_sentiment.processes import model_server
+from twitter_sentiment.text import TextRejected, scorable_text
 
-MODEL = "twitter-sentiment"
-
+MODEL = contract.MODEL_NAME
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -90,12 +94,48 @@ def in_process_latency(model, tweets: list[str], seconds: float) -> dict:
             "p99_ms": percentile(latencies, 0.99) * 1000}
 
 
+def scorable(text) -> bool:
+    """The server refuses (400) texts the streamer would not send: keep errors meaning failures."""
+    try:
+        scorable_text(text, contract.MAX_TEXT_LENGTH)
+    except TextRejected:
+        return False
+    return True
+
+
+def server_rss_mib() -> float:
+    """Resident memory of the model server: this process's one child."""
+    [server] = psutil.Process().children()
+    return server.memory_info().rss / 2**20
+
+
+def soak(url: str, tweets: list[str]) -> int:
+    """Issue 13's benchmark: no errors under 32 clients for a minute; memory flat under big batches."""
+    one = [orjson.dumps({"instances": [t]}) for t in tweets[:4096]]
+    big = [orjson.dumps({"instances": tweets[i:i + 1024]}) for i in range(0, len(tweets) - 1023, 1024)]
+    asyncio.run(load(url, one, 4, 2.0))  # warm-up: connections, first calls
+    r = asyncio.run(load(url, one, 32, 60.0))
+    print("32 clients x 60 s, one tweet a request")
+    print(f"  {r['requests']} requests, {r['per_s']:.0f} req/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
+          f"{r['errors']} errors")
+    asyncio.run(load(url, big[:2], 1, 1.0))  # one 1,024-tweet request first: its buffers are steady state
+    before = server_rss_mib()
+    w = asyncio.run(load(url, big, 8, 30.0))
+    after = server_rss_mib()
+    print("8 clients x 30 s, 1,024 tweets a request")
+    print(f"  {w['requests']} requests, {w['per_s'] * 1024:.0f} tweets/s, p50 {w['p50_ms']:.0f} ms, "
+          f"p99 {w['p99_ms']:.0f} ms, {w['errors']} errors")
+    print(f"  server RSS {before:.0f} MiB before, {after:.0f} MiB after ({after - before:+.0f} MiB)")
+    return 0 if r["errors"] == 0 and w["errors"] == 0 else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bundle", help="a bundle directory (default: train one, about 20 s)")
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each measurement")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per batch size")
+    parser.add_argument("--soak", action="store_true", help="issue 13's soak and memory benchmark instead")
     args = parser.parse_args()
     logs.setup("WARNING")
     began = time.monotonic()
@@ -103,15 +143,19 @@ def main() -> int:
     bundle = bench_bundle(args.bundle, work)
 
     frame, _ = dataset.read_dataset("sample")
-    tweets = [t for t in frame["text"].tolist() if isinstance(t, str)][:8192]
+    tweets = [t for t in frame["text"].tolist() if scorable(t)][:8192]
     one = [orjson.dumps({"instances": [t]}) for t in tweets[:2048]]
     print(f"{os.cpu_count()} CPUs; tweets from the embedded sample; server log: {work / 'server.log'}\n")
 
     from twitter_sentiment.bundle import SentimentModel
 
     with model_server(bundle, log_path=work / "server.log") as base:
+        url = f"{base}{contract.predict_path(MODEL)}"
+        if args.soak:
+            status = soak(url, tweets)
+            print(f"\nbenchmark ran {time.monotonic() - began:.0f} s")
+            return status
         model = SentimentModel.load(bundle)
-        url = f"{base}/v1/models/{MODEL}:predict"
         asyncio.run(load(url, one, 4, 1.0))  # warm-up: connections, first calls
         print("one-tweet requests            req/s    p50 ms   p99 ms   errors")
         single = {}

@@ -23,11 +23,15 @@ class BatchingPredictor:
         self._worker: asyncio.Task | None = None
         # One thread: TensorFlow already spreads one call over every core; two calls would only contend.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+        self.closed = False
 
-    async def predict(self, texts: list[str]) -> list[Prediction]:
+    async def predict(self, clean_texts: list[str]) -> list[Prediction]:
+        """Predictions for texts already cleaned by `scorable_text`, in order."""
+        if self.closed:
+            raise RuntimeError("the predictor is closed")
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._pending.append((texts, future))
+        self._pending.append((clean_texts, future))
         if self._worker is None or self._worker.done() or self._worker.get_loop() is not loop:
             self._worker = loop.create_task(self._drain())
         return await future
@@ -49,7 +53,7 @@ class BatchingPredictor:
                 continue
             texts = [text for request, _ in batch for text in request]
             try:
-                predictions = await loop.run_in_executor(self._executor, self.model.predict, texts)
+                predictions = await loop.run_in_executor(self._executor, self.model.predict_clean, texts)
             except Exception as error:  # noqa: BLE001  (every waiting request learns it; the worker goes on)
                 for _, future in batch:
                     if not future.done():
@@ -62,4 +66,5 @@ class BatchingPredictor:
                 start += len(request)
 
     def close(self) -> None:
+        self.closed = True
         self._executor.shutdown(wait=False, cancel_futures=True)

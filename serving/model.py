@@ -2,36 +2,43 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import uuid
 from dataclasses import dataclass
 
 from kserve import Model
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
+from prometheus_client import Counter, Gauge
 
 from serving.batching import BatchingPredictor
 from serving.loading import load_model
-from serving.requests import Limits, v1_texts, v2_texts
+from serving.requests import RequestRejected, v1_texts, v2_texts
+from serving.settings import ServingSettings
+from twitter_sentiment.bundle import Prediction
 
 log = logging.getLogger(__name__)
 
-DEFAULT_NAME = "twitter-sentiment"
+# On KServe's /metrics (prometheus_client's default registry), beside its request_*_seconds histograms.
+MODEL_INFO = Gauge("twitter_sentiment_model_info", "the bundle this server serves (1)",
+                   ["model_name", "model_version"])
+TWEETS_SCORED = Counter("twitter_sentiment_tweets_scored", "tweets scored, by label",
+                        ["model_name", "model_version", "label"])
 
 
 @dataclass(frozen=True)
 class Tweets:
-    """A validated request: its texts, and the v2 request to answer in kind (None for v1)."""
+    """A validated request: its cleaned texts, and the v2 request to answer in kind (None for v1)."""
 
     texts: list[str]
     v2_request: InferRequest | None = None
 
 
 class SentimentPredictor(Model):
-    def __init__(self, name: str = DEFAULT_NAME, storage_uri: str = "/mnt/models",
-                 limits: Limits | None = None):
-        super().__init__(name)
-        self.storage_uri = storage_uri
-        self.limits = limits or Limits()
+    def __init__(self, settings: ServingSettings):
+        super().__init__(settings.model_name)
+        self.storage_uri = settings.storage_uri
+        self.settings = settings
         self.version: str | None = None
         self.predictor: BatchingPredictor | None = None
 
@@ -39,10 +46,16 @@ class SentimentPredictor(Model):
         """Read and verify the bundle, build the compiled predict path; only then ready."""
         model = load_model(self.storage_uri)
         self.version = model.version
-        self.predictor = BatchingPredictor(model, max_batch=self.limits.max_instances)
+        self.predictor = BatchingPredictor(model, max_batch=self.settings.max_instances)
+        MODEL_INFO.labels(self.name, self.version).set(1)
         self.ready = True
         log.info("model %s ready: bundle version %s from %s", self.name, self.version, self.storage_uri)
         return self.ready
+
+    async def healthy(self) -> bool:
+        """Readiness (KServe asks it for /v2/health/ready and the model's ready routes): true only
+        while this process can score a tweet now, i.e. loaded and with its model thread open."""
+        return self.ready and self.predictor is not None and not self.predictor.closed
 
     def stop(self):
         if self.predictor is not None:
@@ -58,11 +71,21 @@ class SentimentPredictor(Model):
 
     async def preprocess(self, payload, headers=None) -> Tweets:
         if isinstance(payload, InferRequest):
-            return Tweets(v2_texts(payload, self.limits), payload)
-        return Tweets(v1_texts(payload, self.limits))
+            return Tweets(v2_texts(payload, self.settings), payload)
+        return Tweets(v1_texts(payload, self.settings))
+
+    async def explain(self, payload, headers=None):
+        raise RequestRejected(f"{self.name} has no explainer: ask :predict for labels and scores", 404)
+
+    async def score(self, clean_texts: list[str]) -> list[Prediction]:
+        """Predictions for validated, cleaned texts (batched with concurrent requests), counted."""
+        predictions = await self.predictor.predict(clean_texts)
+        for label, count in collections.Counter(p.label for p in predictions).items():
+            TWEETS_SCORED.labels(self.name, self.version, label).inc(count)
+        return predictions
 
     async def predict(self, payload: Tweets, headers=None):
-        predictions = await self.predictor.predict(payload.texts)
+        predictions = await self.score(payload.texts)
         if payload.v2_request is None:
             return {"predictions": [p.as_dict() for p in predictions], "model_version": self.version}
         n = len(predictions)

@@ -182,5 +182,9 @@ class SentimentModel:
 
     def predict(self, texts: list[str]) -> list[Prediction]:
         """Label and score for each raw tweet text, in order."""
-        scores = self.score_clean([clean_tweet(text) for text in texts])
-        return [Prediction(self.thresholds.label(float(s)), round(float(s), 6)) for s in scores]
+        return self.predict_clean([clean_tweet(text) for text in texts])
+
+    def predict_clean(self, clean_texts: list[str]) -> list[Prediction]:
+        """Label and score for each already cleaned text (`scorable_text`'s result), in order."""
+        return [Prediction(self.thresholds.label(float(s)), round(float(s), 6))
+                for s in self.score_clean(clean_texts)]

@@ -95,7 +95,8 @@ def model_server(storage_uri: str | Path, *, env: dict | None = None, log_path: 
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     with running([sys.executable, "-m", "serving", "--http_port", str(port)], f"{url}{ready_path(model_name)}",
-                 env={"STORAGE_URI": str(storage_uri), "MODEL_NAME": model_name, **(env or {})},
+                 env={"STORAGE_URI": str(storage_uri), "MODEL_NAME": model_name, "HTTP_HOST": "127.0.0.1",
+                      **(env or {})},
                  log_path=log_path, timeout=timeout, what="the model server"):
         yield url
 

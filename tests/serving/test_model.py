@@ -16,6 +16,7 @@ from twitter_sentiment.bundle import BundleError, SentimentModel, update_metadat
 from twitter_sentiment.contract import LABELS
 from twitter_sentiment.storage import StorageError
 from twitter_sentiment.store import ModelStore
+from twitter_sentiment.text import clean_tweet
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +50,11 @@ class CountingModel:
     def __init__(self, model):
         self.model, self.calls = model, []
 
-    def predict(self, texts):
+    def predict_clean(self, texts):
         self.calls.append(len(texts))
         if "boom" in texts:
             raise RuntimeError("model failed")
-        return self.model.predict(texts)
+        return self.model.predict_clean(texts)
 
 
 def test_concurrent_requests_share_model_calls_and_keep_their_own_answers(model):
@@ -66,8 +67,9 @@ def test_concurrent_requests_share_model_calls_and_keep_their_own_answers(model)
 
     answers = asyncio.run(run())
     for request, answer in zip(requests, answers):
-        assert [p.label for p in answer] == [p.label for p in model.predict(request)]
-        assert [p.score for p in answer] == pytest.approx([p.score for p in model.predict(request)], abs=1e-5)
+        assert [p.label for p in answer] == [p.label for p in model.predict_clean(request)]
+        assert [p.score for p in answer] == pytest.approx([p.score for p in model.predict_clean(request)],
+                                                          abs=1e-5)
     assert sum(counting.calls) == sum(map(len, requests))
     assert len(counting.calls) < len(requests) and max(counting.calls) <= 16
     batching.close()
@@ -86,6 +88,10 @@ def test_a_failing_model_call_fails_its_requests_and_the_next_call_runs(model):
     assert counting.calls == [2, 1]  # the two arrived together and shared the failing call
     assert all(isinstance(f, RuntimeError) for f in failed) and after[0].label in LABELS
     batching.close()
+
+
+def test_predict_is_predict_clean_of_the_cleaned_texts(model):
+    assert model.predict(TWEETS) == model.predict_clean([clean_tweet(t) for t in TWEETS])
 
 
 # --- loading: STORAGE_URI in each of its forms -----------------------------------------------------------

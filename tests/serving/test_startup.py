@@ -37,7 +37,6 @@ CASES = [
     ("incompatible", {}, "bundle format 2, this code reads format 1"),
     ("latest names a missing version", {}, "LATEST names version '20260101T000000Z', which does not exist"),
     ("no bundle", {}, "no such directory"),
-    ("fine", {"MAX_TEXT_LENGTH": "lots"}, "MAX_TEXT_LENGTH must be a positive integer, got 'lots'"),
 ]
 
 
@@ -55,6 +54,7 @@ def test_a_bundle_that_cannot_be_served_stops_the_start(tiny_bundle, tmp_path, m
     assert errors[0].getMessage().startswith(f"cannot serve STORAGE_URI={bundle}: ")
 
 
+@pytest.mark.slow
 def test_the_process_exits_non_zero_with_one_line(tiny_bundle, tmp_path):
     """The real entry point, two broken bundles side by side: status 1, and one line of output each."""
     runs = {}
@@ -68,6 +68,31 @@ def test_the_process_exits_non_zero_with_one_line(tiny_bundle, tmp_path):
         lines = output.strip().splitlines()
         assert process.returncode == 1 and len(lines) == 1, output
         assert "ERROR serving: cannot serve STORAGE_URI=" in lines[0]
+
+
+BAD_SETTINGS = [
+    ({"MAX_TEXT_LENGTH": "lots"}, "MAX_TEXT_LENGTH='lots': Input should be a valid integer"),
+    ({"MAX_INSTANCES": "0"}, "MAX_INSTANCES='0': Input should be greater than 0"),
+    ({"MAX_BODY_BYTES": "4096"}, "MAX_BODY_BYTES='4096': must be at least"),
+    ({"HTTP_PORT": "eighty"}, "HTTP_PORT='eighty': Input should be a valid integer"),
+    ({"REQUEST_READ_SECONDS": "-1"}, "REQUEST_READ_SECONDS='-1': Input should be greater than 0"),
+]
+
+
+@pytest.mark.slow
+def test_a_bad_setting_stops_the_process_with_one_sentence(tiny_bundle):
+    """The real entry point: exit 1 and one line naming the variable, no traceback, for each bad setting
+    (started side by side: each exits before importing TensorFlow's model)."""
+    runs = []
+    for env, sentence in BAD_SETTINGS:
+        runs.append((sentence, subprocess.Popen(
+            [sys.executable, "-m", "serving"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, env={"PATH": "/usr/bin:/bin", "STORAGE_URI": str(tiny_bundle), "HTTP_PORT": "1", **env})))
+    for sentence, process in runs:
+        output, _ = process.communicate(timeout=120)
+        assert process.returncode == 1, output
+        assert output.strip().splitlines() == [output.strip()] and "Traceback" not in output, output
+        assert output.startswith(f"python -m serving: {sentence}"), output
 
 
 def test_serving_imports_neither_kfp_nor_gensim():
