@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 
 from streamer.__main__ import build
-from streamer.config import Settings
+from streamer.config import StreamerSettings, load
 from streamer.health import Metrics
 from streamer.records import result_item
 from streamer.replay import write_replay
@@ -48,14 +48,14 @@ TARGET_RATE, TARGET_RATIO = 1000.0, 20.0
 
 def batched(replay: Path, model_url: str, table: str, batch_size: int) -> tuple[float, dict]:
     """`python -m streamer run`'s pipeline, in process, on the replay: (seconds, summary)."""
-    settings = Settings.from_env({"SOURCE": "replay", "REPLAY_FILE": str(replay), "MODEL_SERVER_URL": model_url,
-                                  "SINK": "dynamodb", "DYNAMODB_TABLE": table, "BATCH_SIZE": str(batch_size)})
-    pipeline, _, model, sink, _ = build(settings)
+    settings = load(StreamerSettings, {"SOURCE": "replay", "REPLAY_FILE": str(replay), "MODEL_SERVER_URL": model_url,
+                                       "SINK": "dynamodb", "DYNAMODB_TABLE": table, "BATCH_SIZE": str(batch_size)})
+    pipeline = build(settings)
     started = time.perf_counter()
     summary = pipeline.run()
     seconds = time.perf_counter() - started
-    model.close()
-    sink.close()
+    pipeline.model.close()
+    pipeline.sink.close()
     return seconds, summary.__dict__
 
 

@@ -144,12 +144,12 @@ class Run:
         return summaries[-1]
 
     def report(self, summary: dict, url: str) -> None:
-        from streamer.config import Settings
+        from streamer.config import StreamerSettings, load
         from streamer.sinks import open_sink
         from twitter_sentiment.bundle import read_metadata
         from twitter_sentiment.report import label_mix, write_report
 
-        sink = open_sink(Settings.from_env({**os.environ, **self.settings_env}))
+        sink = open_sink(load(StreamerSettings, {**os.environ, **self.settings_env}))
         try:
             items = sink.items()
         finally:

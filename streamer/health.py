@@ -1,7 +1,9 @@
-"""Counters on a Prometheus endpoint, and `/healthz`: is the source, the model server, the sink reachable.
+"""Counters on a Prometheus endpoint, `/healthz`: is the source, the model server, the sink reachable,
+and `/livez`: is the streamer making progress.
 
-`/livez` says only that the process answers: a liveness probe on `/healthz` would restart the streamer
-whenever the model server is down, which no restart can fix (the streamer waits and retries instead).
+`/livez` fails only when tweets have waited `STALL_SECONDS` with nothing stored: a probe on `/healthz`
+would restart the streamer whenever the model server is down for a moment, which no restart fixes; a
+long stall (a wrong address, a stuck connection) may be, and the journal keeps the waiting tweets.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ class Metrics:
                                 registry=registry)
         self.unstored = Counter("streamer_tweets_unstored",
                                 "Items no sink took by the shutdown deadline (logged in full)", registry=registry)
+        self.recovered = Counter("streamer_tweets_recovered",
+                                 "Tweets a crashed process received and did not store, read back from the journal",
+                                 registry=registry)
         self.retried = Counter("streamer_retries", "Retried requests", ["target"], registry=registry)
         self.stream_errors = Counter("streamer_stream_errors", "Error messages and connection errors from the stream",
                                      ["kind"], registry=registry)
@@ -64,9 +69,10 @@ class Metrics:
 
 
 class HealthServer:
-    """`/healthz` (200 when every check passes, else 503; JSON says which) and `/metrics`."""
+    """`/healthz` (200 when every check passes, else 503; JSON says which), `/livez` and `/metrics`."""
 
-    def __init__(self, port: int, checks: dict[str, Check], metrics: Metrics, host: str = "0.0.0.0"):  # nosec B104: kubelet probes reach the pod IP
+    def __init__(self, port: int, checks: dict[str, Check], metrics: Metrics, host: str = "0.0.0.0",  # nosec B104: kubelet probes reach the pod IP
+                 alive: Check = lambda: (True, "alive")):
         self.checks, self.metrics = checks, metrics
         server = self
 
@@ -76,7 +82,9 @@ class HealthServer:
                     healthy, report = server.report()
                     self._answer(200 if healthy else 503, "application/json", json.dumps(report).encode())
                 elif self.path.split("?")[0] == "/livez":
-                    self._answer(200, "application/json", b'{"status": "alive"}')
+                    ok, detail = alive()
+                    body = json.dumps({"status": "alive" if ok else "stalled", "detail": detail}).encode()
+                    self._answer(200 if ok else 503, "application/json", body)
                 elif self.path.split("?")[0] == "/metrics":
                     self._answer(200, CONTENT_TYPE_LATEST, generate_latest(metrics.registry))
                 else:

@@ -41,8 +41,8 @@ def test_dynamodb_rejecting_part_of_batches(replay_300, model_server_url, dynamo
 
     client, name = dynamodb_table
     flaky = PartlyUnprocessed(client, times=12)
-    sink = DynamoDBSink(name, flaky, max_backoff=0.05)
-    run = Run(replay_300, model_server_url, sink)
+    sink = DynamoDBSink(name, flaky)
+    run = Run(replay_300, model_server_url, sink, max_backoff=0.05)
     summary = run()
     assert flaky.returned > 0 and run.metrics.value("streamer_retries_total", target="sink") >= 12
     assert summary.complete

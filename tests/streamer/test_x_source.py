@@ -16,12 +16,13 @@ import pytest
 import responses
 from responses import matchers
 
-from streamer.config import ConfigError
 from streamer.health import Metrics
 from streamer.pipeline import Pipeline
 from streamer.replay import DISCONNECT_MESSAGE, line, messages
 from streamer.scorer import ModelClient
 from streamer.sources import TweetListener, XSource, parse_rules, sync_rules
+from twitter_sentiment.contract import MODEL_NAME
+from twitter_sentiment.settings import ConfigError
 from twitter_sentiment.text import clean_tweet
 
 RULES_URL = "https://api.twitter.com/2/tweets/search/stream/rules"
@@ -90,8 +91,7 @@ def test_the_live_stream_into_sqlite_reconnects_and_stores_duplicates_once(model
         + b"".join(line(m) for m in tweets[20:])
     wanted = {"tweet.fields": "created_at,author_id,lang", "expansions": "author_id", "user.fields": "username,name"}
     metrics = Metrics()
-    model = ModelClient(f"{model_server_url}/v1/models/twitter-sentiment:predict",
-                        f"{model_server_url}/v2/models/twitter-sentiment/ready")
+    model = ModelClient(model_server_url, MODEL_NAME)
     source = XSource("test-token", parse_rules("sentiment sample: coachella OR deflategate", "en"), metrics, 1000,
                      max_backoff=0.1)
     pipeline = Pipeline(source, model, sqlite_sink, metrics, batch_size=16, batch_max_wait_ms=20, grace_seconds=5)
