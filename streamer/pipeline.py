@@ -250,7 +250,7 @@ class Pipeline:
 
         # Stop reading; what the source already took is still scored and stored.
         self.source.stop()
-        source.join(SOURCE_STOP_SECONDS if self.stop_requested.is_set() else None)
+        source.join(min(SOURCE_STOP_SECONDS, self.grace_seconds / 5) if self.stop_requested.is_set() else None)
         with self._lock:
             self._accepting = False
         if source.is_alive():
@@ -282,8 +282,8 @@ class Pipeline:
         for worker in list(self._in_flight):  # a late result still overwrites these: it is better
             leftovers += self._claim(worker)
         self._spill(leftovers, "not scored by the shutdown deadline")
-        for worker in workers:  # a worker that claimed its own batch is storing it
-            worker.join(max(0.0, hard_deadline - time.monotonic()))
+        for worker in workers:  # a worker that claimed its own batch is storing it (a few quick tries)
+            worker.join(max(0.0, self._stop_time + self.grace_seconds - time.monotonic()))
 
     def _drain_queue(self) -> list[Received]:
         leftovers = []
