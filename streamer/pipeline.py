@@ -29,9 +29,10 @@ log = logging.getLogger(__name__)
 WORKERS = 4  # batches in flight at once: one is scored while others are stored
 SOURCE_STOP_SECONDS = 2.0  # how long the source gets to stop reading before late tweets are spilled
 # Spilling a backlog as UNSCORED: a conservative rate (bench/streamer.py --drain measures the real one).
-SPILL_TWEETS_PER_SECOND = 2000.0
+SPILL_TWEETS_PER_SECOND = 1000.0
 EXIT_SECONDS = 1.0  # kept back of the grace period for what comes after the spill
 WORKER_STOP_SECONDS = 0.5  # for workers to see the deadline and store the batch they hold
+STALLED_SECONDS = 2.0  # at SIGTERM, nothing stored for this long although tweets wait: spill them at once
 
 
 @dataclass
@@ -76,9 +77,9 @@ class Pipeline:
     # --- the source side --------------------------------------------------------------------------
     def emit(self, tweet: Received) -> None:
         """Called by the source for each tweet; blocks while the queue is full (back-pressure)."""
-        self.metrics.received.inc()
         if self.journal is not None:
             self.journal.append(tweet)  # before anything else: from here on a crash loses nothing
+        self.metrics.received.inc()
         if not tweet.scorable:
             self.metrics.rejected.labels(tweet.reason).inc()
             log.info("tweet %s rejected (%s)", tweet.id, tweet.reason)  # details go with the item, not the log
@@ -90,13 +91,13 @@ class Pipeline:
             self._spill([tweet], "arrived after shutdown began")
             return
         try:
-            while not self.deadline.is_set():
+            while not self.stop_requested.is_set():
                 try:
                     self.queue.put(tweet, timeout=0.2)
                     return
                 except queue.Full:
                     continue
-            self._spill([tweet], "queue full at the shutdown deadline")
+            self._spill([tweet], "queue full when shutdown began")  # so the source stops at once
         finally:
             with self._lock:
                 self._emitting -= 1
@@ -264,6 +265,8 @@ class Pipeline:
                 self.deadline.set()
                 break
         if self.deadline.is_set():
+            log.warning("shutdown deadline %.1fs after the stop: %d tweets queued are stored as UNSCORED",
+                        time.monotonic() - self._stop_time, self.queue.qsize())
             self._give_up(workers)
         if self.journal is not None:
             self.journal.close()
@@ -296,6 +299,8 @@ class Pipeline:
     def _past_deadline(self) -> bool:
         if self._stop_time is None:
             return False
+        if self.queue.qsize() and time.monotonic() - self._progress > STALLED_SECONDS:
+            return True  # nothing is being stored (the model server is down): waiting cannot help, spill now
         # Keep back what storing the backlog as UNSCORED takes (it shrinks as workers go on), and exiting.
         reserve = EXIT_SECONDS + WORKER_STOP_SECONDS + (
             self.queue.qsize() + self.workers * self.batch_size) / SPILL_TWEETS_PER_SECOND

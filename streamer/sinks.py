@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 ITEM_FIELDS = ("id", "user", "sentiment", "score", "twitter_raw", "twitter_clean", "date", "model_version", "reason")
 BATCH_WRITE_LIMIT = 25  # DynamoDB's BatchWriteItem takes at most 25 put requests
 BATCH_GET_LIMIT = 100
-SPILL_THREADS = 16  # a shutdown spill of a full queue must fit the grace period: requests side by side
+SPILL_THREADS = 4  # a shutdown spill of a full queue must fit the grace period; more threads only contend
 TTL_ATTRIBUTE = "expires_at"
 # Errors no retry can fix: the items themselves are wrong, so they are written one by one instead.
 _NOT_RETRYABLE = {"ValidationException", "SerializationException", "ItemCollectionSizeLimitExceededException",
