@@ -21,6 +21,7 @@ def build(settings, *, max_backoff: float = 10.0, ttl_days: float | None = None)
     from streamer.journal import Journal
     from streamer.pipeline import Pipeline
     from streamer.scorer import ModelClient
+    from streamer.shadow import Shadow
     from streamer.sinks import open_sink
     from streamer.sources import ReplaySource, XSource, parse_rules
 
@@ -38,7 +39,9 @@ def build(settings, *, max_backoff: float = 10.0, ttl_days: float | None = None)
                     batch_max_wait_ms=settings.batch_max_wait_ms, queue_size=settings.queue_size,
                     grace_seconds=settings.shutdown_grace_seconds, max_backoff=max_backoff,
                     journal=Journal(settings.journal_dir) if settings.journal_dir else None,
-                    stall_seconds=settings.stall_seconds)
+                    stall_seconds=settings.stall_seconds,
+                    shadow=Shadow(ModelClient(settings.shadow_model_server_url, settings.model_name, timeout=5.0),
+                                  settings.shadow_sample, metrics) if settings.shadow_sample else None)
 
 
 def stream(settings, *, max_backoff: float = 10.0, ttl_days: float | None = None):

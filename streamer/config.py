@@ -35,6 +35,8 @@ class StreamerSettings(Settings):
     shutdown_grace_seconds: float = Field(25.0, gt=0)
     stall_seconds: float = Field(600.0, gt=0)  # /livez fails when tweets wait this long with nothing stored
     health_port: int = Field(8000, ge=0, le=65535)
+    shadow_model_server_url: str = ""  # a challenger's predictor: compared on a sample, never stored
+    shadow_sample: float = Field(0.0, ge=0, le=1)  # share of batches also sent to the shadow; 0: off
 
     @field_validator("x_bearer_token")
     @classmethod
@@ -65,7 +67,14 @@ class StreamerSettings(Settings):
             raise ValueError(f"the model server takes at most MAX_INSTANCES={limit} instances")
         return value
 
-    @field_validator("model_server_url", "x_api_url")
+    @field_validator("shadow_sample")
+    @classmethod
+    def _shadow_needs_a_server(cls, value: float, info: ValidationInfo) -> float:
+        if value > 0 and not info.data.get("shadow_model_server_url"):
+            raise ValueError("a shadow sample needs SHADOW_MODEL_SERVER_URL")
+        return value
+
+    @field_validator("model_server_url", "x_api_url", "shadow_model_server_url")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")

@@ -52,6 +52,15 @@ class Metrics:
         self.retried = Counter("streamer_retries", "Retried requests", ["target"], registry=registry)
         self.stream_errors = Counter("streamer_stream_errors", "Error messages and connection errors from the stream",
                                      ["kind"], registry=registry)
+        self.shadow = Counter("streamer_shadow_tweets", "Sampled tweets sent to the shadow model server, by outcome "
+                              "(agreed, disagreed with the stored label; failed; dropped while it was busy)",
+                              ["outcome"], registry=registry)
+        self.shadow_agreement = Gauge("streamer_shadow_agreement_rate",
+                                      "Share of compared tweets the shadow model labels as the served one",
+                                      registry=registry)
+        self.shadow_score_difference = Histogram(
+            "streamer_shadow_score_difference", "|served score - shadow score| per compared tweet",
+            buckets=(0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0), registry=registry)
         self.queue_depth = Gauge("streamer_queue_depth", "Tweets waiting to be scored", registry=registry)
         self.batch_size = Histogram("streamer_batch_size", "Tweets per model server request",
                                     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024), registry=registry)

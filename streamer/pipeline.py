@@ -56,8 +56,9 @@ class Pipeline:
     def __init__(self, source, model: ModelClient, sink, metrics: Metrics, *, batch_size: int = 64,
                  batch_max_wait_ms: int = 50, queue_size: int = 10000, grace_seconds: float = 25.0,
                  max_backoff: float = 10.0, journal: Journal | None = None, stall_seconds: float = 600.0,
-                 workers: int = WORKERS):
+                 shadow=None, workers: int = WORKERS):
         self.source, self.model, self.sink, self.metrics, self.journal = source, model, sink, metrics, journal
+        self.shadow = shadow
         self.batch_size, self.batch_wait = batch_size, batch_max_wait_ms / 1000
         self.grace_seconds, self.stall_seconds, self.workers = grace_seconds, stall_seconds, workers
         self.queue: queue.Queue[Received] = queue.Queue(maxsize=queue_size)
@@ -173,6 +174,10 @@ class Pipeline:
             self.metrics.batch_size.observe(len(scorable))
             scored = self.model.score(scorable, self.retry)
             done += scorable
+            if self.shadow is not None:
+                served = [(t.text, {"label": i["sentiment"], "score": i["score"]})
+                          for t, i in zip(scorable, scored) if i["sentiment"] != REJECTED]
+                self.shadow.offer([text for text, _ in served], [answer for _, answer in served])
             for item in scored:
                 if item["sentiment"] == REJECTED:
                     self.metrics.rejected.labels(item["reason"].split(":", 1)[0]).inc()
@@ -270,6 +275,8 @@ class Pipeline:
             self._give_up(workers)
         if self.journal is not None:
             self.journal.close()
+        if self.shadow is not None:
+            self.shadow.close()
         return self.summary(time.monotonic() - started)
 
     def _give_up(self, workers: list[threading.Thread]) -> None:
