@@ -92,12 +92,13 @@ class Pipeline:
             self._spill([tweet], "arrived after shutdown began")
             return
         try:
-            while not self.stop_requested.is_set():
+            while True:
                 try:
                     self.queue.put(tweet, timeout=0.2)
                     return
                 except queue.Full:
-                    continue
+                    if self.stop_requested.is_set():
+                        break
             self._spill([tweet], "queue full when shutdown began")  # so the source stops at once
         finally:
             with self._lock:
