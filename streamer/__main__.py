@@ -55,9 +55,10 @@ def stream(settings, *, max_backoff: float = 10.0, ttl_days: float | None = None
     try:
         if not pipeline.model.check_model():
             log.warning("model server not reachable at start (%s); requests will be retried", settings.model_server_url)
+        previous = {}
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(signum, lambda *_: pipeline.request_stop())
+                previous[signum] = signal.signal(signum, lambda *_: pipeline.request_stop())
         health = HealthServer(settings.health_port, {
             "source": pipeline.source.check,
             "model_server": pipeline.model.ready,
@@ -70,6 +71,8 @@ def stream(settings, *, max_backoff: float = 10.0, ttl_days: float | None = None
             return pipeline.run()
         finally:
             health.stop()
+            for signum, handler in previous.items():  # a caller's own handlers come back
+                signal.signal(signum, handler)
     finally:
         pipeline.model.close()
         pipeline.sink.close()

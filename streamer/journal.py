@@ -100,10 +100,6 @@ class Journal:
             del self._outstanding[segment]
             self._delete(segment)
 
-    def outstanding(self) -> int:
-        with self._lock:
-            return sum(self._outstanding.values())
-
     def _delete(self, segment: int) -> None:
         try:
             self._path(segment).unlink()

@@ -8,6 +8,7 @@ the real model server answers 500 for any batch holding a marker text (or for ev
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -131,3 +132,23 @@ def test_liveness_fails_when_tweets_wait_and_nothing_is_stored(tmp_path, replay_
         summary = run.wait(60)
         health.stop()
     assert summary.complete  # what waited is kept, as UNSCORED
+
+
+def test_a_wrong_model_name_found_once_the_server_is_up_stops_the_stream(tmp_path, tiny_bundle, replay_300):
+    from tests.streamer.conftest import serving_on
+
+    port = free_port()
+    process, _ = start_streamer({"REPLAY_FILE": str(replay_300), "MODEL_SERVER_URL": f"http://127.0.0.1:{port}",
+                                 "MODEL_NAME": "twitter-sentimnet", "SQLITE_PATH": str(tmp_path / "r.sqlite"),
+                                 "QUEUE_SIZE": "50"}, tmp_path / "streamer.log")
+    try:
+        wait_until(lambda: "not reachable at start" in (tmp_path / "streamer.log").read_text(), 60, "the start")
+        with serving_on(tiny_bundle, port, tmp_path / "server.log"):
+            out, _ = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 1
+    summary = json.loads(out.decode().strip().splitlines()[-1])
+    assert "MODEL_NAME='twitter-sentimnet'" in summary["error"]
+    assert summary["unstored"] == 0 and summary["stored"] == summary["received"] > 0  # kept as UNSCORED

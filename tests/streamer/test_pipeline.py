@@ -125,3 +125,16 @@ def test_health_reports_each_dependency_and_metrics_count(replay_300, model_serv
             assert f"# TYPE {counter.removesuffix('_bucket').removesuffix('_total')}" in metrics
     finally:
         health.stop()
+
+
+def test_stream_returns_the_runs_counts(replay_300, model_server_url, tmp_path):
+    import signal
+
+    from streamer.__main__ import stream
+    from streamer.config import StreamerSettings, load
+
+    handler = signal.getsignal(signal.SIGTERM)
+    summary = stream(load(StreamerSettings, {"REPLAY_FILE": str(replay_300), "MODEL_SERVER_URL": model_server_url,
+                                             "SQLITE_PATH": str(tmp_path / "r.sqlite"), "HEALTH_PORT": "0"}))
+    assert (summary.received, summary.scored, summary.stored, summary.error) == (300, 300, 300, None)
+    assert summary.complete and signal.getsignal(signal.SIGTERM) == handler
