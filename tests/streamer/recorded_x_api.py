@@ -28,6 +28,11 @@ class RecordedStream:
         self.connections: list[dict] = []  # the query of each stream connection
         self.rules: list[dict] = []
         self.lock = threading.Lock()
+        self._hang_up = threading.Event()
+
+    def hang_up(self) -> None:
+        """End the open connection as X does for an operational disconnect: the client must reconnect."""
+        self._hang_up.set()
 
     def next_line(self) -> bytes | None:
         with self.lock:
@@ -87,6 +92,11 @@ def recorded_x_api(stream: RecordedStream):
                     self._chunk(raw + b"\r\n")
             try:
                 while True:
+                    if stream._hang_up.is_set():
+                        stream._hang_up.clear()
+                        self.wfile.write(b"0\r\n\r\n")  # the chunked body ends: a clean close
+                        self.close_connection = True
+                        return
                     raw = stream.next_line()
                     if raw is None:
                         self._chunk(b"\r\n")  # keep-alive

@@ -126,3 +126,33 @@ def test_the_live_stream_into_sqlite_reconnects_and_stores_duplicates_once(model
         assert item["user"] == users[0]["username"]
         assert item["date"] == message["data"]["created_at"]
         assert item["model_version"] == "test-tiny" and item["sentiment"] in ("POSITIVE", "NEUTRAL", "NEGATIVE")
+
+
+def test_backfill_minutes_is_asked_on_every_connection_and_its_duplicates_are_stored_once(model_server_url,
+                                                                                         sqlite_sink):
+    from tests.streamer.recorded_x_api import RecordedStream, recorded_x_api
+
+    tweets = [m for m in messages(60, seed=4) if m and "data" in m]
+    stream = RecordedStream([line(m).rstrip(b"\r\n") for m in tweets])
+    metrics = Metrics()
+    with recorded_x_api(stream) as x_api:
+        source = XSource("test-token", parse_rules("cats", "en"), metrics, 1000, api_url=x_api, backfill_minutes=2,
+                         max_backoff=0.1)
+        pipeline = Pipeline(source, ModelClient(model_server_url, MODEL_NAME), sqlite_sink, metrics, batch_size=16,
+                            batch_max_wait_ms=20, grace_seconds=5)
+        runner = threading.Thread(target=pipeline.run, daemon=True)
+        runner.start()
+        stream.allowed = 30
+        deadline = time.monotonic() + 60
+        while metrics.value("streamer_tweets_stored_total") < 30 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stream.hang_up()  # the connection drops: tweepy reconnects, with backfill_minutes again
+        stream.allowed = len(tweets)
+        while metrics.value("streamer_tweets_received_total") < 90 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pipeline.request_stop()
+        runner.join(15)
+    assert not runner.is_alive()
+    assert len(stream.connections) >= 2 and all(q.get("backfill_minutes") == ["2"] for q in stream.connections)
+    assert metrics.value("streamer_tweets_received_total") >= 90  # the first 30 came twice
+    assert sorted(item["id"] for item in sqlite_sink.items()) == sorted(m["data"]["id"] for m in tweets)
