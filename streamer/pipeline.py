@@ -32,7 +32,7 @@ SOURCE_STOP_SECONDS = 2.0  # how long the source gets to stop reading before lat
 SPILL_TWEETS_PER_SECOND = 1000.0
 EXIT_SECONDS = 1.0  # kept back of the grace period for what comes after the spill
 WORKER_STOP_SECONDS = 0.5  # for workers to see the deadline and store the batch they hold
-STALLED_SECONDS = 2.0  # at SIGTERM, nothing stored for this long although tweets wait: spill them at once
+STALLED_SECONDS = 5.0  # at SIGTERM, nothing stored for this long although tweets wait: spill them at once
 
 
 @dataclass

@@ -11,12 +11,15 @@ import sys
 import time
 
 import httpx
+import pytest
 
 from streamer.pipeline import WORKERS
 from streamer.sinks import DynamoDBSink, SQLiteSink
 from tests.helpers import ROOT, free_port
 from tests.streamer import dynamodb_local
 from tests.streamer.conftest import Run, check_items, serving_on, tweets_in
+
+pytestmark = pytest.mark.slow  # real model-server and streamer processes
 
 
 def wait_until(condition, timeout: float, what: str) -> None:

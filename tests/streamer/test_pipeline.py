@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 
 from streamer.health import HealthServer
 from streamer.replay import line, messages
 from streamer.sinks import DynamoDBSink
 from tests.helpers import free_port
 from tests.streamer.conftest import Run, check_items
+
+pytestmark = pytest.mark.slow  # a real model-server process
 
 
 def test_replay_into_dynamodb_local(replay_300, model_server_url, dynamodb_sink, reference, tiny_bundle):

@@ -85,6 +85,7 @@ def test_a_rule_the_api_refuses_is_a_configuration_error():
         sync_rules(client, parse_rules("cats OR", "en"))
 
 
+@pytest.mark.slow
 def test_the_live_stream_into_sqlite_reconnects_and_stores_duplicates_once(model_server_url, sqlite_sink):
     tweets = [m for m in messages(40, seed=3) if m and "data" in m]
     body = b"\r\n" + b"".join(line(m) for m in tweets[:20]) + line(DISCONNECT_MESSAGE) + b"\r\n" \
@@ -128,6 +129,7 @@ def test_the_live_stream_into_sqlite_reconnects_and_stores_duplicates_once(model
         assert item["model_version"] == "test-tiny" and item["sentiment"] in ("POSITIVE", "NEUTRAL", "NEGATIVE")
 
 
+@pytest.mark.slow
 def test_backfill_minutes_is_asked_on_every_connection_and_its_duplicates_are_stored_once(model_server_url,
                                                                                          sqlite_sink):
     from tests.streamer.recorded_x_api import RecordedStream, recorded_x_api
