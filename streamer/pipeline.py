@@ -10,10 +10,12 @@ left as UNSCORED. A journal, when set, keeps every received tweet until it is st
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from streamer.health import Metrics
@@ -32,6 +34,8 @@ SOURCE_STOP_SECONDS = 2.0  # how long the source gets to stop reading before lat
 SPILL_TWEETS_PER_SECOND = 1000.0
 EXIT_SECONDS = 1.0  # kept back of the grace period for what comes after the spill
 WORKER_STOP_SECONDS = 0.5  # for workers to see the deadline and store the batch they hold
+SPILL_PART, SPILL_THREADS = 100, 4  # tweets per write_absent call, calls side by side (more only contend)
+SHADOW_PENDING = 4  # scored batches waiting for the shadow model server; beyond this one is not compared
 STALLED_SECONDS = 5.0  # at SIGTERM, nothing stored for this long although tweets wait: spill them at once
 
 
@@ -58,7 +62,9 @@ class Pipeline:
                  max_backoff: float = 10.0, journal: Journal | None = None, stall_seconds: float = 600.0,
                  shadow=None, workers: int = WORKERS):
         self.source, self.model, self.sink, self.metrics, self.journal = source, model, sink, metrics, journal
-        self.shadow = shadow
+        self.shadow, self.shadow_pending = shadow, SHADOW_PENDING
+        self._shadow_queue: queue.Queue = queue.Queue()
+        self.shadow_thread = threading.Thread(target=self._compare_shadow, name="shadow", daemon=True)
         self.batch_size, self.batch_wait = batch_size, batch_max_wait_ms / 1000
         self.grace_seconds, self.stall_seconds, self.workers = grace_seconds, stall_seconds, workers
         self.queue: queue.Queue[Received] = queue.Queue(maxsize=queue_size)
@@ -175,10 +181,8 @@ class Pipeline:
             self.metrics.batch_size.observe(len(scorable))
             scored = self.model.score(scorable, self.retry)
             done += scorable
-            if self.shadow is not None:
-                served = [(t.text, {"label": i["sentiment"], "score": i["score"]})
-                          for t, i in zip(scorable, scored) if i["sentiment"] != REJECTED]
-                self.shadow.offer([text for text, _ in served], [answer for _, answer in served])
+            if self.shadow is not None and self.shadow.sampled():
+                self._offer_shadow(scorable, scored)
             for item in scored:
                 if item["sentiment"] == REJECTED:
                     self.metrics.rejected.labels(item["reason"].split(":", 1)[0]).inc()
@@ -186,6 +190,20 @@ class Pipeline:
             items += scored
         self._store(items, done)
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
+
+    def _offer_shadow(self, tweets: list[Received], scored: list[dict]) -> None:
+        """Hand a scored batch to the shadow's thread; never waits: when it is busy, the batch is not compared."""
+        served = [(t.text, {"label": i["sentiment"], "score": i["score"]})
+                  for t, i in zip(tweets, scored) if i["sentiment"] != REJECTED]
+        try:
+            self._shadow_queue.put_nowait(([text for text, _ in served], [answer for _, answer in served]))
+        except queue.Full:
+            self.metrics.shadow.labels("dropped").inc(len(served))
+
+    def _compare_shadow(self) -> None:
+        while (work := self._shadow_queue.get()) is not None:
+            self.shadow.compare(*work)
+        self.shadow.close()
 
     def _store(self, items: list[dict], tweets: list[Received]) -> None:
         """Store the items of `tweets`; the journal lets go of each tweet whose item is stored."""
@@ -207,20 +225,32 @@ class Pipeline:
             self.journal.done(tweet for tweet in tweets if tweet.id not in pending)
 
     def _spill(self, tweets: list[Received], why: str) -> None:
-        """Store tweets that will not be scored as UNSCORED (or REJECTED), without overwriting a stored result."""
+        """Store tweets that will not be scored as UNSCORED (or REJECTED), without overwriting a stored result.
+
+        A full queue's spill must fit the grace period: its parts are written side by side.
+        """
         if not tweets:
             return
+        parts = [tweets[start:start + SPILL_PART] for start in range(0, len(tweets), SPILL_PART)]
+        if len(parts) == 1:
+            self._spill_part(tweets, why)
+            return
+        with ThreadPoolExecutor(max_workers=min(SPILL_THREADS, len(parts)), thread_name_prefix="spill") as pool:
+            stored = sum(pool.map(lambda part: self._spill_part(part, why), parts))
+        log.warning("%d of %d tweets stored as UNSCORED or REJECTED: %s", stored, len(tweets), why)
+
+    def _spill_part(self, tweets: list[Received], why: str) -> int:
         items = [unscored_item(tweet, why) if tweet.scorable else rejected_item(tweet) for tweet in tweets]
         try:
             self.metrics.stored.inc(self.sink.write_absent(items))
-            self.metrics.unscored.inc(sum(tweet.scorable for tweet in tweets))
-            log.warning("%d tweets stored as UNSCORED or REJECTED: %s", len(items), why)
         except Exception as error:  # noqa: BLE001  (the sink is down too: the journal is the last place left)
             self.metrics.unstored.inc(len(items))
             unstored(items, f"{why}; sink failed: {error}")
-            return
+            return 0
+        self.metrics.unscored.inc(sum(tweet.scorable for tweet in tweets))
         if self.journal is not None:
             self.journal.done(tweets)
+        return len(items)
 
     # --- running ---------------------------------------------------------------------------------
     def _run_source(self) -> None:
@@ -251,6 +281,9 @@ class Pipeline:
             worker.start()
         source = threading.Thread(target=self._run_source, name="source", daemon=True)
         source.start()
+        if self.shadow is not None:
+            self._shadow_queue = queue.Queue(maxsize=self.shadow_pending)
+            self.shadow_thread.start()
         while not self.stop_requested.wait(0.1):
             if not source.is_alive():
                 break
@@ -276,8 +309,9 @@ class Pipeline:
             self._give_up(workers)
         if self.journal is not None:
             self.journal.close()
-        if self.shadow is not None:
-            self.shadow.close()
+        if self.shadow is not None:  # what it holds is compared; a stuck shadow does not hold the exit (daemon)
+            with contextlib.suppress(queue.Full):
+                self._shadow_queue.put_nowait(None)
         return self.summary(time.monotonic() - started)
 
     def _give_up(self, workers: list[threading.Thread]) -> None:

@@ -12,7 +12,6 @@ import os
 import sqlite3
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 from streamer.retry import Aborted, Retry
@@ -22,7 +21,6 @@ log = logging.getLogger(__name__)
 ITEM_FIELDS = ("id", "user", "sentiment", "score", "twitter_raw", "twitter_clean", "date", "model_version", "reason")
 BATCH_WRITE_LIMIT = 25  # DynamoDB's BatchWriteItem takes at most 25 put requests
 BATCH_GET_LIMIT = 100
-SPILL_THREADS = 4  # a shutdown spill of a full queue must fit the grace period; more threads only contend
 TTL_ATTRIBUTE = "expires_at"
 # Errors no retry can fix: the items themselves are wrong, so they are written one by one instead.
 _NOT_RETRYABLE = {"ValidationException", "SerializationException", "ItemCollectionSizeLimitExceededException",
@@ -168,11 +166,10 @@ class DynamoDBSink:
     def write_absent(self, items: list[dict]) -> int:
         """Store the items whose id is not stored yet (a shutdown spill must not overwrite a result).
 
-        Runs after the deadline: a few quick tries, parts side by side. Raises if DynamoDB does not take them.
+        Runs after the deadline: a few quick tries. Raises if DynamoDB does not take them.
         """
-        parts = _chunks(_dedupe(items), BATCH_GET_LIMIT)
-        with ThreadPoolExecutor(max_workers=SPILL_THREADS, thread_name_prefix="spill") as pool:
-            list(pool.map(self._write_part_absent, parts))  # list(): raise the first failure here
+        for part in _chunks(_dedupe(items), BATCH_GET_LIMIT):
+            self._write_part_absent(part)
         return len(items)
 
     def _write_part_absent(self, part: list[dict]) -> None:

@@ -20,7 +20,7 @@ import tweepy
 
 from streamer.health import Metrics
 from streamer.records import UNEXPECTED_MESSAGE, Received, from_v2, unreadable
-from streamer.retry import Retry
+from streamer.retry import Aborted, Retry
 from twitter_sentiment.settings import ConfigError
 
 log = logging.getLogger(__name__)
@@ -254,9 +254,8 @@ class XSource:
             # tweepy reconnects by itself after errors and closed connections; it returns only when
             # disconnected by us or when a callback raised.
             self._retry.call("x_stream", self._connect, errors=StreamEnded)
-        except Exception:
-            if not self._stop.is_set():
-                raise
+        except Aborted:  # stopped while waiting to retry
+            return
 
     def _connect(self) -> None:
         extra = {"backfill_minutes": self.backfill_minutes} if self.backfill_minutes else {}

@@ -28,9 +28,11 @@ def challenger_bundle(tmp_path_factory):
                         preset("default", sequence_length=20, units=4, epochs=1, batch_size=128), "test-challenger")
 
 
-def with_shadow(run: Run, url: str, sample: float, pending: int = 4) -> Shadow:
-    shadow = Shadow(ModelClient(url, MODEL_NAME, timeout=60), sample, run.metrics, pending=pending)
+def with_shadow(run: Run, url: str, sample: float, pending: int | None = None) -> Shadow:
+    shadow = Shadow(ModelClient(url, MODEL_NAME, timeout=60), sample, run.metrics)
     run.pipeline.shadow = shadow
+    if pending:
+        run.pipeline.shadow_pending = pending
     return shadow
 
 
@@ -45,7 +47,7 @@ def test_a_challenger_is_compared_on_every_sampled_tweet_and_nothing_of_it_is_st
         run = Run(replay_300, model_server_url, sqlite_sink)
         with_shadow(run, challenger_url, 1.0, pending=1000)  # room for every batch: the comparison is exact
         summary = run()
-        run.pipeline.shadow._thread.join(60)  # closed at the end of run(): it finishes what it holds
+        run.pipeline.shadow_thread.join(60)  # closed at the end of run(): it finishes what it holds
     counts = outcomes(run)
     served = SentimentModel.load(tiny_bundle).predict([m["data"]["text"] for m in tweets_in(replay_300)])
     other = SentimentModel.load(challenger_bundle).predict([m["data"]["text"] for m in tweets_in(replay_300)])
@@ -77,7 +79,7 @@ def test_a_hung_or_dead_challenger_never_holds_the_stream_back(replay_300, model
     dead = Run(replay_300, model_server_url, sqlite_sink)
     with_shadow(dead, f"http://127.0.0.1:{free_port()}", 1.0, pending=1000)
     summary = dead()
-    dead.pipeline.shadow._thread.join(60)
+    dead.pipeline.shadow_thread.join(60)
     assert summary.complete and summary.scored == 300
     assert outcomes(dead)["failed"] == 300
 
