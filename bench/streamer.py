@@ -13,6 +13,12 @@ Without --bundle it trains a bundle of the default architecture (sequence length
 300-d vectors; one epoch): the model's size sets the server's cost per tweet.
 
     python -m bench.streamer [--count 20000] [--per-tweet 200] [--bundle DIR]
+
+`--drain` measures instead what SIGTERM costs at a full queue: the model server is down, QUEUE_SIZE
+tweets wait, SIGTERM comes; every one of them must be in DynamoDB Local (as UNSCORED) before the grace
+period ends. It reports the drain time against the grace period.
+
+    python -m bench.streamer --drain [--queue-size 10000] [--grace 10]
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import httpx
 
 from streamer.__main__ import build
-from streamer.config import Settings
+from streamer.config import StreamerSettings, load
 from streamer.health import Metrics
 from streamer.records import result_item
 from streamer.replay import write_replay
@@ -47,14 +53,14 @@ TARGET_RATE, TARGET_RATIO = 1000.0, 20.0
 
 def batched(replay: Path, model_url: str, table: str, batch_size: int) -> tuple[float, dict]:
     """`python -m streamer run`'s pipeline, in process, on the replay: (seconds, summary)."""
-    settings = Settings.from_env({"SOURCE": "replay", "REPLAY_FILE": str(replay), "MODEL_SERVER_URL": model_url,
-                                  "SINK": "dynamodb", "DYNAMODB_TABLE": table, "BATCH_SIZE": str(batch_size)})
-    pipeline, _, model, sink, _ = build(settings)
+    settings = load(StreamerSettings, {"SOURCE": "replay", "REPLAY_FILE": str(replay), "MODEL_SERVER_URL": model_url,
+                                       "SINK": "dynamodb", "DYNAMODB_TABLE": table, "BATCH_SIZE": str(batch_size)})
+    pipeline = build(settings)
     started = time.perf_counter()
     summary = pipeline.run()
     seconds = time.perf_counter() - started
-    model.close()
-    sink.close()
+    pipeline.model.close()
+    pipeline.sink.close()
     return seconds, summary.__dict__
 
 
@@ -120,6 +126,52 @@ def count_items(client, table: str) -> int:
     return sum(page["Count"] for page in client.get_paginator("scan").paginate(TableName=table, Select="COUNT"))
 
 
+def drain(queue_size: int, grace: float, work: Path) -> int:
+    """SIGTERM at a full queue with the model server down: (drain seconds vs grace), every tweet stored."""
+    import threading
+
+    from tests.helpers import free_port
+
+    replay = work / "drain.jsonl"
+    write_replay(replay, queue_size + 2000, seed=5)
+    jar = dynamodb_local.find_jar()
+    if jar is None:
+        print(f"DynamoDB Local is missing: {dynamodb_local.INSTALL_COMMAND}", file=sys.stderr)
+        return 2
+    with dynamodb_local.dynamodb_local(jar) as endpoint:
+        os.environ.update(dynamodb_local.env(endpoint))
+        client = dynamodb_local.client(endpoint)
+        create_table(client, "drain")
+        settings = load(StreamerSettings, {
+            "SOURCE": "replay", "REPLAY_FILE": str(replay), "MODEL_SERVER_URL": f"http://127.0.0.1:{free_port()}",
+            "SINK": "dynamodb", "DYNAMODB_TABLE": "drain", "QUEUE_SIZE": str(queue_size),
+            "SHUTDOWN_GRACE_SECONDS": str(grace)})
+        pipeline = build(settings, max_backoff=1.0)
+        outcome = {}
+        runner = threading.Thread(target=lambda: outcome.update(summary=pipeline.run()))
+        runner.start()
+        while pipeline.queue.qsize() < queue_size:  # the model server is down: the queue fills
+            time.sleep(0.05)
+        cpu_before = cpu_seconds()
+        started = time.perf_counter()
+        pipeline.request_stop()  # what SIGTERM calls
+        runner.join()
+        seconds = time.perf_counter() - started
+        cpu = {name: value - cpu_before.get(name, 0.0) for name, value in cpu_seconds().items()}
+        pipeline.model.close()
+        summary = outcome["summary"]
+        stored = count_items(client, "drain")
+    print(f"drain at a full queue (QUEUE_SIZE={queue_size}, model server down, DynamoDB Local):")
+    print(f"  SIGTERM to stopped: {seconds:.2f}s of a {grace:.0f}s grace period ({seconds / grace:.0%}); "
+          f"{summary.received} received, {summary.unscored} stored as UNSCORED, {summary.unstored} unstored; "
+          f"items in the table: {stored}")
+    print("  CPU seconds of the drain (what a quiet machine would need): " + ", ".join(
+        f"{name} {value:.1f}s" for name, value in cpu.items()))
+    ok = seconds < grace and stored == summary.received and summary.unstored == 0
+    print(f"target: every received tweet stored within the grace period: {'met' if ok else 'MISSED'}")
+    return 0 if ok else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=20000, help="tweets in the replay (batched run)")
@@ -127,12 +179,18 @@ def main() -> int:
     parser.add_argument("--warm-up", type=int, default=3000, help="tweets in the warm-up run (0: none)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--bundle", help="a model bundle directory (default: train one of the default architecture)")
+    parser.add_argument("--drain", action="store_true", help="measure the SIGTERM drain at a full queue instead")
+    parser.add_argument("--queue-size", type=int, default=10000, help="--drain: QUEUE_SIZE")
+    parser.add_argument("--grace", type=float, default=10.0, help="--drain: SHUTDOWN_GRACE_SECONDS")
     args = parser.parse_args()
     logs.setup("WARNING")
-    logging.getLogger("streamer.sources").setLevel(logging.ERROR)  # the replay's own operational messages
+    for quiet in ("streamer.sources", "streamer.retry"):  # expected outage and replay noise
+        logging.getLogger(quiet).setLevel(logging.ERROR)
     work = Path(tempfile.mkdtemp(prefix="bench-streamer-"))
-    load = os.getloadavg()
-    print(f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at start")
+    average = os.getloadavg()
+    print(f"machine: {os.cpu_count()} cores, load average {average[0]:.2f} {average[1]:.2f} {average[2]:.2f} at start")
+    if args.drain:
+        return drain(args.queue_size, args.grace, work)
 
     bundle = bench_bundle(args.bundle, work)
     replay = work / "replay.jsonl"

@@ -129,12 +129,12 @@ class Run:
                 self.dynamodb = f"DynamoDB Local at {endpoint}, stopped at the end"
 
     def streamer_settings(self, replay: str, url: str):
-        from streamer.config import Settings as StreamerSettings
+        from streamer.config import StreamerSettings
 
-        return StreamerSettings.from_env({**os.environ, "SOURCE": "replay", "REPLAY_FILE": replay,
-                                          "MODEL_SERVER_URL": url, "MODEL_NAME": MODEL_NAME,
-                                          "HEALTH_PORT": str(free_port()), "SINK": self.settings.sink,
-                                          "SQLITE_PATH": self.sqlite_path})
+        return load(StreamerSettings, {**os.environ, "SOURCE": "replay", "REPLAY_FILE": replay,
+                                       "MODEL_SERVER_URL": url, "MODEL_NAME": MODEL_NAME,
+                                       "HEALTH_PORT": str(free_port()), "SINK": self.settings.sink,
+                                       "SQLITE_PATH": self.sqlite_path})
 
     def say(self, text: str) -> None:
         print(f"[quickstart] {text}", flush=True)
@@ -202,8 +202,8 @@ class Run:
             for handler in logging.getLogger().handlers[:]:
                 handler.close()
                 logging.getLogger().removeHandler(handler)
-        if summary.source_error:
-            raise StepFailed("stream", log, f"the replay could not be read: {summary.source_error}")
+        if summary.error:
+            raise StepFailed("stream", log, f"the replay could not be read: {summary.error}")
         return summary
 
     def report(self, summary, url: str) -> None:

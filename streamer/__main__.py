@@ -9,77 +9,92 @@ import logging
 import os
 import signal
 import sys
+import threading
 from datetime import datetime
 
 log = logging.getLogger("streamer")
 
 
 def build(settings, *, max_backoff: float = 10.0, ttl_days: float | None = None):
-    """The running parts for `settings`: (pipeline, source, model client, sink, metrics)."""
+    """The running parts for `settings`: a Pipeline, its source, model client, sink and metrics attached."""
     from streamer.health import Metrics
+    from streamer.journal import Journal
     from streamer.pipeline import Pipeline
     from streamer.scorer import ModelClient
+    from streamer.shadow import Shadow
     from streamer.sinks import open_sink
     from streamer.sources import ReplaySource, XSource, parse_rules
 
     metrics = Metrics()
-    on_retry = lambda target: metrics.retried.labels(target).inc()
-    model = ModelClient(settings.predict_url, settings.ready_url, max_backoff=max_backoff, on_retry=on_retry)
-    sink = open_sink(settings, abort=model.abort, on_retry=on_retry, ttl_days=ttl_days)
+    model = ModelClient(settings.model_server_url, settings.model_name)
+    sink = open_sink(settings, ttl_days=ttl_days)
     if settings.source == "x":
-        source = XSource(settings.x_bearer_token, parse_rules(settings.stream_rules, settings.stream_language),
-                         metrics, settings.max_text_length)
+        source = XSource(settings.x_bearer_token.get_secret_value(),
+                         parse_rules(settings.stream_rules, settings.stream_language), metrics,
+                         settings.max_text_length, api_url=settings.x_api_url,
+                         backfill_minutes=settings.backfill_minutes)
     else:
         source = ReplaySource(settings.replay_file, metrics, settings.max_text_length, settings.replay_rate)
-    pipeline = Pipeline(source, model, sink, metrics, batch_size=settings.batch_size,
-                        batch_max_wait_ms=settings.batch_max_wait_ms, queue_size=settings.queue_size,
-                        grace_seconds=settings.shutdown_grace_seconds)
-    return pipeline, source, model, sink, metrics
+    return Pipeline(source, model, sink, metrics, batch_size=settings.batch_size,
+                    batch_max_wait_ms=settings.batch_max_wait_ms, queue_size=settings.queue_size,
+                    grace_seconds=settings.shutdown_grace_seconds, max_backoff=max_backoff,
+                    journal=Journal(settings.journal_dir) if settings.journal_dir else None,
+                    stall_seconds=settings.stall_seconds,
+                    shadow=Shadow(ModelClient(settings.shadow_model_server_url, settings.model_name, timeout=5.0),
+                                  settings.shadow_sample, metrics) if settings.shadow_sample else None)
 
 
 def stream(settings, *, max_backoff: float = 10.0, ttl_days: float | None = None):
-    """Stream, score and store until the source ends or SIGTERM/SIGINT; returns the counts (a Summary)."""
+    """Stream, score and store until the source ends or SIGTERM; returns the run's Summary (its counts).
+
+    Raises ConfigError at start when the model server answers that it has no MODEL_NAME.
+    """
     from streamer.health import HealthServer
 
-    pipeline, source, model, sink, metrics = build(settings, max_backoff=max_backoff, ttl_days=ttl_days)
-    previous = {signum: signal.signal(signum, lambda *_: pipeline.request_stop())
-                for signum in (signal.SIGTERM, signal.SIGINT)}
-    health = HealthServer(settings.health_port, {
-        "source": source.check,
-        "model_server": model.ready,
-        "sink": sink.check,
-    }, metrics).start()
-    ok, detail = sink.check()
-    if not ok:
-        log.warning("sink not reachable at start (%s); writes will be retried", detail)
+    pipeline = build(settings, max_backoff=max_backoff, ttl_days=ttl_days)
     try:
-        summary = pipeline.run()
+        if not pipeline.model.check_model():
+            log.warning("model server not reachable at start (%s); requests will be retried", settings.model_server_url)
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                previous[signum] = signal.signal(signum, lambda *_: pipeline.request_stop())
+        health = HealthServer(settings.health_port, {
+            "source": pipeline.source.check,
+            "model_server": pipeline.model.ready,
+            "sink": pipeline.sink.check,
+        }, pipeline.metrics, alive=pipeline.alive).start()
+        ok, detail = pipeline.sink.check()
+        if not ok:
+            log.warning("sink not reachable at start (%s); writes will be retried", detail)
+        try:
+            return pipeline.run()
+        finally:
+            health.stop()
+            for signum, handler in previous.items():  # a caller's own handlers come back
+                signal.signal(signum, handler)
     finally:
-        health.stop()
-        model.close()
-        sink.close()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    log.info("stopped: %s", json.dumps(dataclasses.asdict(summary)))
-    return summary
+        pipeline.model.close()
+        pipeline.sink.close()
 
 
 def run(args) -> int:
-    from streamer.config import Settings
+    from streamer.config import StreamerSettings, load
 
-    settings = Settings.from_env()
-    log.info("starting: %s", settings)
+    settings = load(StreamerSettings)
+    log.info("starting: %r", settings)
     summary = stream(settings, max_backoff=args.max_backoff, ttl_days=args.ttl_days)
+    log.info("stopped: %s", json.dumps(dataclasses.asdict(summary)))
     print(json.dumps({"event": "stopped", **dataclasses.asdict(summary)}), flush=True)
-    return 1 if summary.source_error else 0
+    return 1 if summary.error else 0
 
 
 def create_table(args) -> int:
-    from streamer.config import Settings
     from streamer.sinks import create_table as create
     from streamer.sinks import dynamodb_client
+    from twitter_sentiment.contract import RESULTS_TABLE
 
-    table = args.table or os.environ.get("DYNAMODB_TABLE") or Settings.dynamodb_table
+    table = args.table or os.environ.get("DYNAMODB_TABLE") or RESULTS_TABLE
     outcome = create(dynamodb_client(), table, args.ttl_attribute)
     print(f"table {table}: {outcome}" + (f", TTL on {args.ttl_attribute}" if args.ttl_attribute else ""))
     return 0
@@ -122,13 +137,13 @@ def main(argv: list[str] | None = None) -> int:
     logs.setup()  # the project's one format, LOG_LEVEL
     for chatty in ("httpx", "httpcore", "botocore", "urllib3"):  # one line per request would drown the log
         logging.getLogger(chatty).setLevel(logging.WARNING)
-    from streamer.config import ConfigError
+    from twitter_sentiment.settings import ConfigError
 
     try:
         return args.handler(args)
-    except ConfigError as error:
-        log.error("configuration: %s", error)
-        return 2
+    except ConfigError as error:  # one sentence naming the variable, no traceback
+        print(f"python -m streamer {args.command}: {error}", file=sys.stderr, flush=True)
+        return 1
 
 
 if __name__ == "__main__":

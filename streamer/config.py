@@ -1,104 +1,88 @@
-"""Settings from the environment: the names of docs/configuration.md, with their defaults."""
+"""The streamer's settings: the variables of docs/configuration.md, typed, with their defaults."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
+
+from twitter_sentiment import contract
+from twitter_sentiment.settings import ConfigError, Settings, load
+
+__all__ = ["ConfigError", "StreamerSettings", "load"]
 
 
-class ConfigError(ValueError):
-    """A setting is missing or invalid; the message names the variable."""
-
-
-def _int(env: dict, name: str, default: int, minimum: int = 0) -> int:
-    raw = env.get(name, "")
-    try:
-        value = int(raw) if raw.strip() else default
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not an integer") from None
-    if value < minimum:
-        raise ConfigError(f"{name}={value} must be at least {minimum}")
-    return value
-
-
-def _float(env: dict, name: str, default: float) -> float:
-    raw = env.get(name, "")
-    try:
-        value = float(raw) if raw.strip() else default
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
-    if value < 0:
-        raise ConfigError(f"{name}={value} must not be negative")
-    return value
-
-
-def _choice(env: dict, name: str, default: str, choices: tuple[str, ...]) -> str:
-    value = (env.get(name) or default).strip().lower()
-    if value not in choices:
-        raise ConfigError(f"{name}={value!r}: expected one of {', '.join(choices)}")
-    return value
-
-
-@dataclass(frozen=True)
-class Settings:
-    source: str = "replay"
-    x_bearer_token: str = field(default="", repr=False)  # a secret: never in a repr or a log
+class StreamerSettings(Settings):
+    source: Literal["x", "replay"] = "replay"
+    x_bearer_token: SecretStr = SecretStr("")
+    x_api_url: str = "https://api.twitter.com"  # tweepy's host; another only for a recorded X API in tests
     stream_rules: str = ""
     stream_language: str = "en"
+    backfill_minutes: int = Field(0, ge=0, le=5)  # X API v2: 1-5 on reconnect, where the tier allows it
     replay_file: str = ""
-    replay_rate: float = 0.0
+    replay_rate: float = Field(0.0, ge=0)
     model_server_url: str = "http://localhost:8080"
-    model_name: str = "twitter-sentiment"
-    max_text_length: int = 1000  # the model server's MAX_TEXT_LENGTH: both read the same variable
-    batch_size: int = 64
-    batch_max_wait_ms: int = 50
-    queue_size: int = 10000
-    sink: str = "sqlite"
-    dynamodb_table: str = "twitter-sentiment-results"
+    model_name: str = Field(contract.MODEL_NAME, min_length=1)
+    max_text_length: int = Field(contract.MAX_TEXT_LENGTH, ge=1)  # the model server reads the same variables
+    max_instances: int = Field(contract.MAX_INSTANCES, ge=1)
+    batch_size: int = Field(64, ge=1)
+    batch_max_wait_ms: int = Field(50, ge=0)
+    queue_size: int = Field(10000, ge=1)
+    sink: Literal["sqlite", "dynamodb"] = "sqlite"
+    dynamodb_table: str = Field(contract.RESULTS_TABLE, min_length=3, max_length=255)
     sqlite_path: str = "./results.sqlite"
-    shutdown_grace_seconds: float = 25.0
-    health_port: int = 8000
+    journal_dir: str = ""  # received-but-unstored tweets survive a crash here; empty: no journal
+    shutdown_grace_seconds: float = Field(25.0, gt=0)
+    stall_seconds: float = Field(600.0, gt=0)  # /livez fails when tweets wait this long with nothing stored
+    health_port: int = Field(8000, ge=0, le=65535)
+    shadow_model_server_url: str = ""  # a challenger's predictor: compared on a sample, never stored
+    shadow_sample: float = Field(0.0, ge=0, le=1)  # share of batches also sent to the shadow; 0: off
 
+    @field_validator("x_bearer_token")
     @classmethod
-    def from_env(cls, env: dict | None = None) -> Settings:
-        env = dict(os.environ if env is None else env)
-        settings = cls(
-            source=_choice(env, "SOURCE", "replay", ("x", "replay")),
-            x_bearer_token=env.get("X_BEARER_TOKEN", ""),
-            stream_rules=env.get("STREAM_RULES", ""),
-            stream_language=env.get("STREAM_LANGUAGE", "en").strip(),
-            replay_file=env.get("REPLAY_FILE", ""),
-            replay_rate=_float(env, "REPLAY_RATE", 0.0),
-            model_server_url=(env.get("MODEL_SERVER_URL") or "http://localhost:8080").rstrip("/"),
-            model_name=env.get("MODEL_NAME") or "twitter-sentiment",
-            max_text_length=_int(env, "MAX_TEXT_LENGTH", 1000, 1),
-            batch_size=_int(env, "BATCH_SIZE", 64, 1),
-            batch_max_wait_ms=_int(env, "BATCH_MAX_WAIT_MS", 50, 0),
-            queue_size=_int(env, "QUEUE_SIZE", 10000, 1),
-            sink=_choice(env, "SINK", "sqlite", ("sqlite", "dynamodb")),
-            dynamodb_table=env.get("DYNAMODB_TABLE") or "twitter-sentiment-results",
-            sqlite_path=env.get("SQLITE_PATH") or "./results.sqlite",
-            shutdown_grace_seconds=_float(env, "SHUTDOWN_GRACE_SECONDS", 25.0),
-            health_port=_int(env, "HEALTH_PORT", 8000, 0),
-        )
-        settings.validate()
-        return settings
+    def _token_for_x(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        if info.data.get("source") == "x" and not value.get_secret_value():
+            raise ValueError("SOURCE=x needs it (the Secret x-api)")
+        return value
 
-    def validate(self) -> None:
-        if self.source == "x":
-            if not self.x_bearer_token:
-                raise ConfigError("SOURCE=x needs X_BEARER_TOKEN (the Secret x-api)")
-            if not self.stream_rules.strip():
-                raise ConfigError("SOURCE=x needs STREAM_RULES: a filtered stream without rules delivers nothing")
-        if self.source == "replay" and not self.replay_file:
-            raise ConfigError("SOURCE=replay needs REPLAY_FILE (make one with `python -m streamer make-replay`)")
-        if self.batch_size > 1024:
-            raise ConfigError(f"BATCH_SIZE={self.batch_size}: the model server takes at most 1024 instances")
+    @field_validator("stream_rules")
+    @classmethod
+    def _rules_for_x(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("source") == "x" and not value.strip():
+            raise ValueError("SOURCE=x needs it: a filtered stream without rules delivers nothing")
+        return value
+
+    @field_validator("replay_file")
+    @classmethod
+    def _file_for_replay(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("source") == "replay" and not value:
+            raise ValueError("SOURCE=replay needs it (make one with `python -m streamer make-replay`)")
+        return value
+
+    @field_validator("batch_size")
+    @classmethod
+    def _fits_one_request(cls, value: int, info: ValidationInfo) -> int:
+        limit = info.data.get("max_instances", contract.MAX_INSTANCES)
+        if value > limit:
+            raise ValueError(f"the model server takes at most MAX_INSTANCES={limit} instances")
+        return value
+
+    @field_validator("shadow_sample")
+    @classmethod
+    def _shadow_needs_a_server(cls, value: float, info: ValidationInfo) -> float:
+        if value > 0 and not info.data.get("shadow_model_server_url"):
+            raise ValueError("a shadow sample needs SHADOW_MODEL_SERVER_URL")
+        return value
+
+    @field_validator("model_server_url", "x_api_url", "shadow_model_server_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
 
     @property
     def predict_url(self) -> str:
-        return f"{self.model_server_url}/v1/models/{self.model_name}:predict"
+        return self.model_server_url + contract.predict_path(self.model_name)
 
     @property
     def ready_url(self) -> str:
-        return f"{self.model_server_url}/v2/models/{self.model_name}/ready"
+        return self.model_server_url + contract.ready_path(self.model_name)

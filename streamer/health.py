@@ -1,7 +1,9 @@
-"""Counters on a Prometheus endpoint, and `/healthz`: is the source, the model server, the sink reachable.
+"""Counters on a Prometheus endpoint, `/healthz`: is the source, the model server, the sink reachable,
+and `/livez`: is the streamer making progress.
 
-`/livez` says only that the process answers: a liveness probe on `/healthz` would restart the streamer
-whenever the model server is down, which no restart can fix (the streamer waits and retries instead).
+`/livez` fails only when tweets have waited `STALL_SECONDS` with nothing stored: a probe on `/healthz`
+would restart the streamer whenever the model server is down for a moment, which no restart fixes; a
+long stall (a wrong address, a stuck connection) may be, and the journal keeps the waiting tweets.
 """
 
 from __future__ import annotations
@@ -44,9 +46,21 @@ class Metrics:
                                 registry=registry)
         self.unstored = Counter("streamer_tweets_unstored",
                                 "Items no sink took by the shutdown deadline (logged in full)", registry=registry)
+        self.recovered = Counter("streamer_tweets_recovered",
+                                 "Tweets a crashed process received and did not store, read back from the journal",
+                                 registry=registry)
         self.retried = Counter("streamer_retries", "Retried requests", ["target"], registry=registry)
         self.stream_errors = Counter("streamer_stream_errors", "Error messages and connection errors from the stream",
                                      ["kind"], registry=registry)
+        self.shadow = Counter("streamer_shadow_tweets", "Sampled tweets sent to the shadow model server, by outcome "
+                              "(agreed, disagreed with the stored label; failed; dropped while it was busy)",
+                              ["outcome"], registry=registry)
+        self.shadow_agreement = Gauge("streamer_shadow_agreement_rate",
+                                      "Share of compared tweets the shadow model labels as the served one",
+                                      registry=registry)
+        self.shadow_score_difference = Histogram(
+            "streamer_shadow_score_difference", "|served score - shadow score| per compared tweet",
+            buckets=(0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0), registry=registry)
         self.queue_depth = Gauge("streamer_queue_depth", "Tweets waiting to be scored", registry=registry)
         self.batch_size = Histogram("streamer_batch_size", "Tweets per model server request",
                                     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024), registry=registry)
@@ -64,9 +78,10 @@ class Metrics:
 
 
 class HealthServer:
-    """`/healthz` (200 when every check passes, else 503; JSON says which) and `/metrics`."""
+    """`/healthz` (200 when every check passes, else 503; JSON says which), `/livez` and `/metrics`."""
 
-    def __init__(self, port: int, checks: dict[str, Check], metrics: Metrics, host: str = "0.0.0.0"):  # nosec B104: kubelet probes reach the pod IP
+    def __init__(self, port: int, checks: dict[str, Check], metrics: Metrics, host: str = "0.0.0.0",  # nosec B104: kubelet probes reach the pod IP
+                 alive: Check = lambda: (True, "alive")):
         self.checks, self.metrics = checks, metrics
         server = self
 
@@ -76,7 +91,9 @@ class HealthServer:
                     healthy, report = server.report()
                     self._answer(200 if healthy else 503, "application/json", json.dumps(report).encode())
                 elif self.path.split("?")[0] == "/livez":
-                    self._answer(200, "application/json", b'{"status": "alive"}')
+                    ok, detail = alive()
+                    body = json.dumps({"status": "alive" if ok else "stalled", "detail": detail}).encode()
+                    self._answer(200 if ok else 503, "application/json", body)
                 elif self.path.split("?")[0] == "/metrics":
                     self._answer(200, CONTENT_TYPE_LATEST, generate_latest(metrics.registry))
                 else:

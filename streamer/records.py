@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from twitter_sentiment.text import clean_tweet
+from twitter_sentiment.contract import REJECTED, UNSCORED
+from twitter_sentiment.text import EMPTY_AFTER_CLEANING, NO_TEXT, TOO_LONG, TextRejected, scorable_text  # noqa: F401
 
-REJECTED, UNSCORED = "REJECTED", "UNSCORED"
-# Reasons a tweet is not sent to the model (the `reason` attribute and the metrics label).
-NOT_JSON, NO_ID, NO_TEXT, EMPTY_AFTER_CLEANING, TOO_LONG = (
-    "not_json", "no_id", "no_text", "empty_after_cleaning", "too_long")
+# Reasons a tweet is not sent to the model (the `reason` attribute and the metrics label), beside the core's.
+NOT_JSON, NO_ID, BAD_ID = "not_json", "no_id", "bad_id"
 UNEXPECTED_MESSAGE = "unexpected_message"  # valid JSON, but neither a tweet nor an error message
-MODEL_SERVER_REFUSED = "model_server_refused"
+MODEL_SERVER_REFUSED = "model_server_refused"  # a 4xx for this tweet alone
+MODEL_SERVER_FAILED = "model_server_failed"  # a 5xx for this tweet alone, while the server scores others
 # A stored attribute stays far below DynamoDB's 400 KB item limit whatever the stream sends.
 MAX_STORED_CHARS = 16_000
+TWEET_ID = re.compile(r"[1-9][0-9]{0,19}|0")  # X ids are decimal strings of a 64-bit snowflake
 
 
 def now_iso() -> str:
@@ -40,6 +42,7 @@ class Received:
     date: str
     reason: str | None = None
     detail: str = ""  # for a rejected tweet: what exactly was wrong
+    segment: int | None = field(default=None, compare=False, repr=False)  # its journal segment, until stored
 
     @property
     def scorable(self) -> bool:
@@ -48,26 +51,40 @@ class Received:
 
 def from_v2(tweet: dict, users: dict[str, dict], max_text_length: int) -> Received:
     """A tweet from a v2 stream message's `data`, its author looked up in `includes.users`."""
-    tweet_id = str(tweet.get("id") or "").strip()
-    text = tweet.get("text")
-    author_id = str(tweet.get("author_id") or "")
+    tweet_id, text = tweet.get("id"), tweet.get("text")
+    author_id = _plain(tweet.get("author_id"))
     author = users.get(author_id) or {}
-    user = str(author.get("username") or author_id)  # author not hydrated: keep at least the id
-    date = str(tweet.get("created_at") or now_iso())  # created_at not requested: the time we saw it
-    if not tweet_id:
-        raw = json.dumps(tweet, sort_keys=True, ensure_ascii=False)
+    user = _plain(author.get("username")) or author_id  # author not hydrated: keep at least the id
+    date = _plain(tweet.get("created_at")) or now_iso()  # created_at not requested: the time we saw it
+    if tweet_id is None or tweet_id == "":
+        raw = _storable(json.dumps(tweet, sort_keys=True, ensure_ascii=False, default=str))
         return Received(_synthetic_id(raw), user, raw[:MAX_STORED_CHARS], "", date, NO_ID,
                         "message has data without id")
-    if not isinstance(text, str) or not text.strip():
-        return Received(tweet_id, user, "" if text is None else str(text)[:MAX_STORED_CHARS], "", date, NO_TEXT,
-                        "tweet has no text")
-    if len(text) > max_text_length:
-        return Received(tweet_id, user, text[:MAX_STORED_CHARS], "", date, TOO_LONG,
-                        f"{len(text)} characters, the model server takes at most {max_text_length}")
-    clean = clean_tweet(text)
-    if not clean:
-        return Received(tweet_id, user, text, "", date, EMPTY_AFTER_CLEANING, "nothing left after cleaning")
+    if not isinstance(tweet_id, str) or not TWEET_ID.fullmatch(tweet_id):
+        # Stored under a key made from the whole message, never under what was sent as its id.
+        raw = _storable(json.dumps(tweet, sort_keys=True, ensure_ascii=False, default=str))
+        shown = json.dumps(tweet_id, ensure_ascii=True, default=str)
+        return Received(_synthetic_id(raw), user, raw[:MAX_STORED_CHARS], "", date, BAD_ID,
+                        f"id is not a decimal string: {shown[:40]}{'...' if len(shown) > 40 else ''}")
+    text = _storable(text) if isinstance(text, str) else text
+    try:
+        clean = scorable_text(text, max_text_length)
+    except TextRejected as rejected:
+        kept = text if isinstance(text, str) else "" if text is None else json.dumps(text, default=str)
+        return Received(tweet_id, user, kept[:MAX_STORED_CHARS], "", date, rejected.reason, str(rejected))
     return Received(tweet_id, user, text, clean, date)
+
+
+def _plain(value) -> str:
+    """A stored string attribute from what the stream sent (a number, or junk, becomes its short text)."""
+    if value is None:
+        return ""
+    return _storable(value if isinstance(value, str) else json.dumps(value, default=str))[:200]
+
+
+def _storable(text: str) -> str:
+    """JSON may carry lone surrogates (`\\ud800`); no UTF-8 store takes them: they become "?"."""
+    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
 
 
 def unreadable(line: bytes | str, detail: str, reason: str = NOT_JSON) -> Received:

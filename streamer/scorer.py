@@ -1,26 +1,27 @@
-"""The model server client: one kept-alive HTTP client, micro-batches, retries without a time limit.
+"""The model server client: one kept-alive HTTP client, micro-batches, retries until the shutdown deadline.
 
-Connection errors, timeouts, 5xx, 429 (and any answer that is not a bad-input refusal) are retried
-with exponential backoff and full jitter until they succeed or the service is told to give up at its
-shutdown deadline. A bad-input refusal (400/413/422) is narrowed down by halving the batch, so only
-the tweet the server refuses is rejected, with the server's message as the reason.
+Connection errors, timeouts, 5xx, 429 (any answer that is not a bad-input refusal) are retried by
+the pipeline's retry policy. A tweet must never stall the stream: a batch the server refuses
+(400/413/422), or keeps failing on while it scores a canary text, is split in halves until the one
+tweet to blame is found; that tweet is stored REJECTED with the server's words, the rest are scored.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
 
 import httpx
-from tenacity import Retrying, retry_if_exception_type, wait_random_exponential
 
-from streamer.records import MODEL_SERVER_REFUSED, Received, rejected_item, result_item
+from streamer.records import MODEL_SERVER_FAILED, MODEL_SERVER_REFUSED, Received, rejected_item, result_item
+from streamer.retry import Retry
+from twitter_sentiment.contract import LABELS, model_path, predict_path, ready_path
+from twitter_sentiment.settings import ConfigError
 
 log = logging.getLogger(__name__)
 
-LABELS = ("NEGATIVE", "NEUTRAL", "POSITIVE")
 BAD_INPUT = (400, 413, 422)
+ISOLATE_EVERY = 3  # failed tries of one batch before asking whether the server answers other texts
+CANARY = ["good morning"]  # a text any model scores: if it is answered, the batch itself is to blame
 
 
 class TransientError(RuntimeError):
@@ -35,14 +36,6 @@ class Refused(ValueError):
         self.status, self.message = status, message
 
 
-class Aborted(RuntimeError):
-    """The service is past its shutdown deadline: stop retrying. `pending`: what was not done."""
-
-    def __init__(self, message: str, pending: list | None = None, stored: int = 0):
-        super().__init__(message)
-        self.pending, self.stored = list(pending or []), stored
-
-
 def _message(response: httpx.Response) -> str:
     try:
         body = response.json()
@@ -54,18 +47,16 @@ def _message(response: httpx.Response) -> str:
 
 
 class ModelClient:
-    def __init__(self, predict_url: str, ready_url: str, *, timeout: float = 10.0, connect_timeout: float = 2.0,
-                 max_backoff: float = 10.0, connections: int = 8, abort: threading.Event | None = None,
-                 on_retry: Callable[[str], None] = lambda reason: None):
-        self.predict_url, self.ready_url = predict_url, ready_url
-        self.max_backoff = max_backoff
-        self.abort = abort or threading.Event()
-        self.on_retry = on_retry
+    def __init__(self, base_url: str, model_name: str, *, timeout: float = 10.0, connect_timeout: float = 2.0,
+                 connections: int = 8):
+        self.base_url, self.model_name = base_url.rstrip("/"), model_name
+        self.predict_url = self.base_url + predict_path(model_name)
+        self.ready_url = self.base_url + ready_path(model_name)
         # One client for the life of the service: connections are kept alive, not opened per request.
         self.http = httpx.Client(timeout=httpx.Timeout(timeout, connect=connect_timeout),
                                  limits=httpx.Limits(max_connections=connections,
                                                      max_keepalive_connections=connections))
-        self._failing = False
+        self.known = False  # the server has answered for MODEL_NAME once: a later 404 is an outage, not a typo
 
     def close(self) -> None:
         self.http.close()
@@ -77,12 +68,29 @@ class ModelClient:
             return False, f"{self.ready_url}: {type(error).__name__}: {error}"
         return response.status_code == 200, f"{self.ready_url}: HTTP {response.status_code}"
 
+    def check_model(self, timeout: float = 5.0) -> bool:
+        """At start: ConfigError if the server answers that it has no MODEL_NAME; False if it is unreachable."""
+        try:
+            response = self.http.get(self.base_url + model_path(self.model_name), timeout=timeout)
+        except httpx.HTTPError:
+            return False
+        self._check_known(response)
+        return response.status_code == 200
+
+    def _check_known(self, response: httpx.Response) -> None:
+        if response.status_code == 404 and not self.known:
+            raise ConfigError(f"MODEL_NAME={self.model_name!r}: the model server at {self.base_url} has no model "
+                              f"of that name (HTTP 404)")
+        if response.status_code == 200:
+            self.known = True
+
     def predict_once(self, texts: list[str]) -> tuple[list[dict], str]:
         """Predictions in order and the model version, from one request."""
         try:
             response = self.http.post(self.predict_url, json={"instances": texts})
         except httpx.HTTPError as error:
             raise TransientError(f"{type(error).__name__}: {error}") from error
+        self._check_known(response)
         if response.status_code in BAD_INPUT:
             raise Refused(response.status_code, _message(response))
         if response.status_code != 200:
@@ -99,47 +107,30 @@ class ModelClient:
             raise TransientError(f"malformed answer from the model server: {error}") from error
         return predictions, str(body.get("model_version") or "unknown")
 
-    def predict(self, texts: list[str]) -> tuple[list[dict], str]:
-        """`predict_once`, retried until it succeeds or `abort` is set (then Aborted)."""
-        retrying = Retrying(
-            retry=retry_if_exception_type(TransientError),
-            wait=wait_random_exponential(multiplier=0.1, max=self.max_backoff),
-            stop=lambda state: self.abort.is_set(),
-            sleep=self.abort.wait,  # an interruptible sleep: the shutdown deadline ends it
-            before_sleep=self._before_sleep,
-            reraise=True,
-        )
+    def answers_others(self) -> bool:
+        """Does the server score a canary text? Then a batch it keeps failing on is to blame, not the server."""
         try:
-            result = retrying(self.predict_once, texts)
-        except TransientError as error:
-            raise Aborted(f"gave up at the shutdown deadline: {error}") from error
-        if self._failing:
-            log.info("model server answers again")
-            self._failing = False
-        return result
+            self.predict_once(CANARY)
+        except (TransientError, Refused):
+            return False
+        return True
 
-    def _before_sleep(self, state) -> None:
-        self.on_retry("model_server")
-        error = state.outcome.exception()
-        attempt = state.attempt_number
-        # The first failure, then every 10th: a long outage must not flood the log.
-        if attempt == 1 or attempt % 10 == 0:
-            log.warning("model server unavailable (attempt %d, retrying in %.2fs): %s",
-                        attempt, state.upcoming_sleep, error)
-        self._failing = True
+    def score(self, tweets: list[Received], retry: Retry) -> list[dict]:
+        """One result item per tweet, in order; tweets the server refuses or fails on become REJECTED items.
 
-    def score(self, tweets: list[Received]) -> list[dict]:
-        """One result item per tweet, in order; tweets the server refuses become REJECTED items."""
+        Raises Aborted at the shutdown deadline (retry's), ConfigError for an unknown MODEL_NAME.
+        """
         if not tweets:
             return []
-        if self.abort.is_set():
-            raise Aborted("past the shutdown deadline")
+        give_up = lambda attempt: attempt % ISOLATE_EVERY == 0 and self.answers_others()
         try:
-            predictions, version = self.predict([tweet.text for tweet in tweets])
-        except Refused as refusal:
-            if len(tweets) == 1:
-                log.warning("model server refused tweet %s: %s", tweets[0].id, refusal)
-                return [rejected_item(tweets[0], MODEL_SERVER_REFUSED, refusal.message)]
-            middle = len(tweets) // 2
-            return self.score(tweets[:middle]) + self.score(tweets[middle:])
+            predictions, version = retry.call("model_server", self.predict_once, [t.text for t in tweets],
+                                              errors=TransientError, give_up=give_up)
+        except (Refused, TransientError) as error:
+            if len(tweets) > 1:
+                middle = len(tweets) // 2
+                return self.score(tweets[:middle], retry) + self.score(tweets[middle:], retry)
+            reason = MODEL_SERVER_REFUSED if isinstance(error, Refused) else MODEL_SERVER_FAILED
+            log.warning("tweet %s rejected (%s); the reason is stored with it", tweets[0].id, reason)
+            return [rejected_item(tweets[0], reason, str(error))]
         return [result_item(tweet, p["label"], p["score"], version) for tweet, p in zip(tweets, predictions)]

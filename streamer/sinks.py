@@ -1,23 +1,20 @@
 """Result sinks: DynamoDB (production) and a SQLite file (the embedded default).
 
 Both are keyed by tweet id and overwrite on a second write, so the at-least-once stream (reconnects,
-backfill, a replay run twice) leaves one item per tweet. Transient failures are retried with
-exponential backoff and jitter until they succeed or the service reaches its shutdown deadline.
+backfill, a journal replayed after a crash, a replay run twice) leaves one item per tweet. Transient
+failures are retried by the retry policy the pipeline hands down, until its shutdown deadline.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
 from decimal import Decimal
 
-from streamer.scorer import Aborted
+from streamer.retry import Aborted, Retry
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +27,12 @@ _NOT_RETRYABLE = {"ValidationException", "SerializationException", "ItemCollecti
                   "AccessDeniedException", "UnrecognizedClientException"}
 
 
-def _backoff(attempt: int, maximum: float) -> float:
-    """Full jitter: a random wait up to 0.05 s * 2^attempt, capped."""
-    return random.uniform(0, min(maximum, 0.05 * 2 ** min(attempt, 20)))
+class Incomplete(RuntimeError):
+    """DynamoDB handed back part of a batch (UnprocessedItems or UnprocessedKeys): send the rest again."""
+
+
+class _Unfit(RuntimeError):
+    """DynamoDB refused the batch for what is in it: write its items one by one instead."""
 
 
 def _dedupe(items: list[dict]) -> list[dict]:
@@ -41,9 +41,10 @@ def _dedupe(items: list[dict]) -> list[dict]:
 
 
 def unstored(items: list[dict], why: str) -> None:
-    """Last resort when no sink takes an item: the log keeps it, whole, so it is never silently lost."""
-    for item in items:
-        log.error("could not store item (%s): %s", why, json.dumps(item, default=str, ensure_ascii=False))
+    """No sink took these items: name them (ids only: tweet text never goes to a log); the journal keeps them."""
+    ids = [str(item.get("id")) for item in items]
+    log.error("could not store %d items (%s); they stay in the journal, if one is set: %s", len(items), why,
+              " ".join(ids[:100]) + (" ..." if len(ids) > 100 else ""))
 
 
 def dynamodb_client():
@@ -85,17 +86,12 @@ def create_table(client, table: str, ttl_attribute: str | None = None) -> str:
 class DynamoDBSink:
     name = "dynamodb"
 
-    def __init__(self, table: str, client=None, *, abort: threading.Event | None = None,
-                 on_retry: Callable[[str], None] = lambda target: None, max_backoff: float = 5.0,
-                 ttl_days: float | None = None):
+    def __init__(self, table: str, client=None, *, ttl_days: float | None = None):
         from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
         self.table = table
         self.ttl_seconds = int(ttl_days * 86400) if ttl_days else 0
         self.client = client or dynamodb_client()
-        self.abort = abort or threading.Event()
-        self.on_retry = on_retry
-        self.max_backoff = max_backoff
         self._serialize = TypeSerializer().serialize
         self._deserialize = TypeDeserializer().deserialize
 
@@ -108,48 +104,52 @@ class DynamoDBSink:
     def _item(self, wire: dict) -> dict:
         return {key: self._deserialize(value) for key, value in wire.items()}
 
-    def write(self, items: list[dict]) -> int:
+    def write(self, items: list[dict], retry: Retry | None = None) -> int:
         """Store every item (overwriting); returns how many of `items` are stored (all, unless DynamoDB
-        refused an item outright: that one is logged in full). Raises Aborted at the shutdown deadline."""
+        refused an item outright). Raises Aborted at `retry`'s shutdown deadline."""
+        retry = retry or Retry()
         unique = _dedupe(items)
         refused = 0
         for start in range(0, len(unique), BATCH_WRITE_LIMIT):
             chunk = unique[start:start + BATCH_WRITE_LIMIT]
-            refused += len(chunk) - self._write_chunk(chunk)
+            refused += len(chunk) - self._write_chunk(chunk, retry)
         return len(items) - refused
 
-    def _write_chunk(self, chunk: list[dict]) -> int:
-        from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+    def _write_chunk(self, chunk: list[dict], retry: Retry) -> int:
+        from botocore.exceptions import BotoCoreError, ClientError
 
         pending = [{"PutRequest": {"Item": self._wire(item)}} for item in chunk]
-        attempt = 0
-        while pending:
-            try:
-                response = self.client.batch_write_item(RequestItems={self.table: pending})
-                pending = response.get("UnprocessedItems", {}).get(self.table, [])
-                why = f"{len(pending)} unprocessed items"
-            except ParamValidationError:
-                return self._write_one_by_one(chunk)
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") in _NOT_RETRYABLE:
-                    log.warning("DynamoDB refused a batch (%s): writing its items one by one", error)
-                    return self._write_one_by_one(chunk)
-                why = str(error)
-            except BotoCoreError as error:  # connection refused, timeouts
-                why = f"{type(error).__name__}: {error}"
-            if not pending:
-                break
-            self.on_retry("sink")
-            attempt += 1
-            if attempt == 1 or attempt % 10 == 0:
-                log.warning("DynamoDB write incomplete (attempt %d): %s", attempt, why)
-            self.abort.wait(_backoff(attempt, self.max_backoff))
-            if self.abort.is_set():
-                ids = {request["PutRequest"]["Item"]["id"]["S"] for request in pending}
-                stored = len(chunk) - len(ids)
-                raise Aborted(f"{len(ids)} items not stored at the shutdown deadline",
-                              [item for item in chunk if item["id"] in ids], stored)
+
+        def send() -> None:
+            nonlocal pending
+            pending = self._batch_write(pending)
+            if pending:
+                raise Incomplete(f"{len(pending)} unprocessed items")
+
+        try:
+            retry.call("sink", send, errors=(ClientError, BotoCoreError, Incomplete))
+        except _Unfit as error:
+            log.warning("DynamoDB refused a batch (%s): writing its items one by one", error)
+            return self._write_one_by_one(chunk)
+        except Aborted as error:
+            ids = {request["PutRequest"]["Item"]["id"]["S"] for request in pending}
+            raise Aborted(f"{len(ids)} items not stored at the shutdown deadline ({error})",
+                          [item for item in chunk if item["id"] in ids], len(chunk) - len(ids)) from error
         return len(chunk)
+
+    def _batch_write(self, requests: list[dict]) -> list[dict]:
+        """One BatchWriteItem; returns what DynamoDB handed back unprocessed."""
+        from botocore.exceptions import ClientError, ParamValidationError
+
+        try:
+            response = self.client.batch_write_item(RequestItems={self.table: requests})
+        except ParamValidationError as error:
+            raise _Unfit(str(error)) from error
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in _NOT_RETRYABLE:
+                raise _Unfit(str(error)) from error
+            raise
+        return response.get("UnprocessedItems", {}).get(self.table, [])
 
     def _write_one_by_one(self, chunk: list[dict]) -> int:
         from botocore.exceptions import ClientError, ParamValidationError
@@ -166,35 +166,38 @@ class DynamoDBSink:
     def write_absent(self, items: list[dict]) -> int:
         """Store the items whose id is not stored yet (a shutdown spill must not overwrite a result).
 
-        A few quick tries, no long backoff: it runs after the deadline. Raises if DynamoDB does not take them.
+        Runs after the deadline: a few quick tries. Raises if DynamoDB does not take them.
         """
-        unique = _dedupe(items)
-        fresh = []
-        for start in range(0, len(unique), BATCH_GET_LIMIT):
-            part = unique[start:start + BATCH_GET_LIMIT]
-            keys = [{"id": {"S": item["id"]}} for item in part]
-            found = set()
-            for _ in range(5):
-                response = self.client.batch_get_item(RequestItems={self.table: {
-                    "Keys": keys, "ProjectionExpression": "#id", "ExpressionAttributeNames": {"#id": "id"}}})
-                found |= {row["id"]["S"] for row in response.get("Responses", {}).get(self.table, [])}
-                keys = response.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
-                if not keys:
-                    break
-            if keys:
-                raise RuntimeError(f"could not read {len(keys)} keys back")
-            fresh += [item for item in part if item["id"] not in found]
-        for start in range(0, len(fresh), BATCH_WRITE_LIMIT):
-            pending = [{"PutRequest": {"Item": self._wire(item)}} for item in fresh[start:start + BATCH_WRITE_LIMIT]]
-            for attempt in range(5):
-                response = self.client.batch_write_item(RequestItems={self.table: pending})
-                pending = response.get("UnprocessedItems", {}).get(self.table, [])
-                if not pending:
-                    break
-                time.sleep(_backoff(attempt, 0.5))
-            if pending:
-                raise RuntimeError(f"{len(pending)} items still unprocessed")
+        for part in _chunks(_dedupe(items), BATCH_GET_LIMIT):
+            self._write_part_absent(part)
         return len(items)
+
+    def _write_part_absent(self, part: list[dict]) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        quick = Retry(max_backoff=0.5)
+        keys, found = [{"id": {"S": item["id"]}} for item in part], set()
+
+        def read() -> None:
+            nonlocal keys
+            response = self.client.batch_get_item(RequestItems={self.table: {
+                "Keys": keys, "ProjectionExpression": "#id", "ExpressionAttributeNames": {"#id": "id"}}})
+            found.update(row["id"]["S"] for row in response.get("Responses", {}).get(self.table, []))
+            keys = response.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
+            if keys:
+                raise Incomplete(f"{len(keys)} keys not read back")
+
+        quick.call("sink", read, errors=(ClientError, BotoCoreError, Incomplete), attempts=5)
+        for chunk in _chunks([item for item in part if item["id"] not in found], BATCH_WRITE_LIMIT):
+            pending = [{"PutRequest": {"Item": self._wire(item)}} for item in chunk]
+
+            def send() -> None:
+                nonlocal pending
+                pending = self._batch_write(pending)
+                if pending:
+                    raise Incomplete(f"{len(pending)} items still unprocessed")
+
+            quick.call("sink", send, errors=(ClientError, BotoCoreError, Incomplete), attempts=5)
 
     def check(self) -> tuple[bool, str]:
         try:
@@ -228,12 +231,8 @@ _INSERT_ABSENT = f"INSERT OR IGNORE INTO results ({_COLUMNS}) VALUES ({', '.join
 class SQLiteSink:
     name = "sqlite"
 
-    def __init__(self, path: str, *, abort: threading.Event | None = None,
-                 on_retry: Callable[[str], None] = lambda target: None, max_backoff: float = 5.0):
+    def __init__(self, path: str):
         self.path = path
-        self.abort = abort or threading.Event()
-        self.on_retry = on_retry
-        self.max_backoff = max_backoff
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
         # One connection shared by the workers, serialised by a lock: SQLite has one writer anyway.
@@ -248,29 +247,24 @@ class SQLiteSink:
         score = item.get("score")
         return tuple(float(score) if key == "score" and score is not None else item.get(key) for key in ITEM_FIELDS)
 
-    def _execute(self, statement: str, items: list[dict]) -> None:
+    def _execute(self, statement: str, items: list[dict], retry: Retry, attempts: int | None = None) -> None:
         rows = [self._row(item) for item in _dedupe(items)]
-        attempt = 0
-        while True:
-            try:
-                with self._lock, self._db:
-                    self._db.executemany(statement, rows)
-                return
-            except sqlite3.OperationalError as error:  # locked by another process, disk trouble
-                self.on_retry("sink")
-                attempt += 1
-                if attempt == 1 or attempt % 10 == 0:
-                    log.warning("SQLite write failed (attempt %d): %s", attempt, error)
-                self.abort.wait(_backoff(attempt, self.max_backoff))
-                if self.abort.is_set():
-                    raise Aborted(f"SQLite unavailable at the shutdown deadline: {error}", items, 0) from error
 
-    def write(self, items: list[dict]) -> int:
-        self._execute(_UPSERT, items)
+        def execute() -> None:
+            with self._lock, self._db:
+                self._db.executemany(statement, rows)
+
+        try:  # locked by another process, disk trouble
+            retry.call("sink", execute, errors=sqlite3.OperationalError, attempts=attempts)
+        except Aborted as error:
+            raise Aborted(f"SQLite unavailable at the shutdown deadline: {error}", items, 0) from error
+
+    def write(self, items: list[dict], retry: Retry | None = None) -> int:
+        self._execute(_UPSERT, items, retry or Retry())
         return len(items)
 
     def write_absent(self, items: list[dict]) -> int:
-        self._execute(_INSERT_ABSENT, items)
+        self._execute(_INSERT_ABSENT, items, Retry(max_backoff=0.5), attempts=5)  # after the deadline: quick tries
         return len(items)
 
     def check(self) -> tuple[bool, str]:
@@ -297,7 +291,11 @@ class SQLiteSink:
             self._db.close()
 
 
-def open_sink(settings, *, abort=None, on_retry=lambda target: None, ttl_days: float | None = None):
+def open_sink(settings, *, ttl_days: float | None = None):
     if settings.sink == "dynamodb":
-        return DynamoDBSink(settings.dynamodb_table, abort=abort, on_retry=on_retry, ttl_days=ttl_days)
-    return SQLiteSink(settings.sqlite_path, abort=abort, on_retry=on_retry)
+        return DynamoDBSink(settings.dynamodb_table, ttl_days=ttl_days)
+    return SQLiteSink(settings.sqlite_path)
+
+
+def _chunks(items: list, size: int) -> list[list]:
+    return [items[start:start + size] for start in range(0, len(items), size)]

@@ -10,17 +10,18 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 import re
 import threading
 import time
 from collections.abc import Callable
 
+import requests
 import tweepy
 
-from streamer.config import ConfigError
 from streamer.health import Metrics
 from streamer.records import UNEXPECTED_MESSAGE, Received, from_v2, unreadable
+from streamer.retry import Aborted, Retry
+from twitter_sentiment.settings import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +33,29 @@ USER_FIELDS = ["username", "name"]
 _TAGGED_RULE = re.compile(r"^([\w .-]+?):\s+(\S.*)$")  # "tag: value"; "from:jack" has no space, so it is a value
 
 
+TWEEPY_HOST = "https://api.twitter.com"  # tweepy 4.17 hard-codes it (client.py, streaming.py)
+
+
+class _Rehost(requests.adapters.HTTPAdapter):
+    """Sends tweepy's requests for TWEEPY_HOST to another host: a recorded X API in tests."""
+
+    def __init__(self, host: str):
+        super().__init__()
+        self.host = host
+
+    def send(self, request, **kwargs):
+        request.url = self.host + request.url[len(TWEEPY_HOST):]
+        return super().send(request, **kwargs)
+
+
 class TweetListener(tweepy.StreamingClient):
     """tweepy's StreamingClient with our callbacks: parse with tweepy, hand each tweet to `emit`."""
 
-    def __init__(self, bearer_token: str, emit: Emit, metrics: Metrics, max_text_length: int, **kwargs):
+    def __init__(self, bearer_token: str, emit: Emit, metrics: Metrics, max_text_length: int, *,
+                 api_url: str = TWEEPY_HOST, **kwargs):
         super().__init__(bearer_token, **kwargs)
+        if api_url.rstrip("/") != TWEEPY_HOST:
+            self.session.mount(TWEEPY_HOST, _Rehost(api_url.rstrip("/")))
         self.emit, self.metrics, self.max_text_length = emit, metrics, max_text_length
         self.connected = False
         self.last_event = "not connected yet"
@@ -67,8 +86,8 @@ class TweetListener(tweepy.StreamingClient):
         """tweepy refused the line (not JSON, no text, an odd field): read what can be read ourselves."""
         try:
             message = json.loads(raw_data)
-        except ValueError:
-            self.emit(unreadable(raw_data, f"not JSON: {error}"))
+        except (ValueError, RecursionError) as unparsable:  # RecursionError: nested too deep to be a message
+            self.emit(unreadable(raw_data, f"not JSON: {type(unparsable).__name__}"))
             return
         data = message.get("data") if isinstance(message, dict) else None
         if isinstance(data, dict):
@@ -201,47 +220,48 @@ class ReplaySource:
         return True, f"{self.path}: {self.lines_read} lines read" + (", finished" if self.finished else "")
 
 
+class StreamEnded(RuntimeError):
+    """tweepy's loop returned although we did not stop it: connect again."""
+
+
 class XSource:
-    """The X API v2 filtered stream. Reconnects with backoff (tweepy's, then ours); never ends on its own."""
+    """The X API v2 filtered stream. Reconnects with backoff (tweepy's, then ours); never ends on its own.
+
+    BACKFILL_MINUTES (1-5) asks X to send again what it matched while we were away, on every connection:
+    after a crash too. X's docs: backfill is for Enterprise access, and its Posts are not deduplicated
+    (https://docs.x.com/x-api/fundamentals/recovery-and-redundancy); results are keyed by id, so
+    duplicates are stored once.
+    """
 
     name = "x"
 
     def __init__(self, bearer_token: str, rules: list[tweepy.StreamRule], metrics: Metrics, max_text_length: int,
-                 max_backoff: float = 60.0):
+                 *, api_url: str = TWEEPY_HOST, backfill_minutes: int = 0, max_backoff: float = 60.0):
         self.bearer_token, self.rules, self.metrics = bearer_token, rules, metrics
-        self.max_text_length, self.max_backoff = max_text_length, max_backoff
+        self.max_text_length, self.api_url, self.backfill_minutes = max_text_length, api_url, backfill_minutes
         self.listener: TweetListener | None = None
         self._stop = threading.Event()
-
-    def _retrying(self, what: str, call):
-        attempt = 0
-        while not self._stop.is_set():
-            try:
-                return call()
-            except (tweepy.Unauthorized, tweepy.Forbidden, tweepy.BadRequest, ConfigError):
-                raise  # a wrong token or rule: retrying cannot help, the operator must see it
-            except Exception as error:  # noqa: BLE001  (network errors, 429, 5xx: tweepy raises many types)
-                attempt += 1
-                wait = random.uniform(0, min(self.max_backoff, 2 ** attempt))
-                log.warning("%s failed (attempt %d, retrying in %.1fs): %s", what, attempt, wait, error)
-                self._stop.wait(wait)
-        return None
+        self._retry = Retry(self._stop, max_backoff=max_backoff,
+                            on_retry=lambda target: metrics.retried.labels(target).inc())
 
     def run(self, emit: Emit) -> None:
         self.listener = TweetListener(self.bearer_token, emit, self.metrics, self.max_text_length,
-                                      wait_on_rate_limit=True)
-        self._retrying("stream rule synchronisation", lambda: sync_rules(self.listener, self.rules))
-        attempt = 0
-        while not self._stop.is_set():
+                                      api_url=self.api_url, wait_on_rate_limit=True)
+        try:
+            # A wrong token or rule is not retried: the operator must see it.
+            self._retry.call("x_rules", sync_rules, self.listener, self.rules,
+                             errors=(tweepy.TooManyRequests, tweepy.TwitterServerError, requests.RequestException))
             # tweepy reconnects by itself after errors and closed connections; it returns only when
             # disconnected by us or when a callback raised.
-            self.listener.filter(tweet_fields=TWEET_FIELDS, expansions=EXPANSIONS, user_fields=USER_FIELDS)
-            if self._stop.is_set():
-                break
-            attempt += 1
-            wait = random.uniform(0, min(self.max_backoff, 2 ** attempt))
-            log.warning("stream ended; reconnecting in %.1fs", wait)
-            self._stop.wait(wait)
+            self._retry.call("x_stream", self._connect, errors=StreamEnded)
+        except Aborted:  # stopped while waiting to retry
+            return
+
+    def _connect(self) -> None:
+        extra = {"backfill_minutes": self.backfill_minutes} if self.backfill_minutes else {}
+        self.listener.filter(tweet_fields=TWEET_FIELDS, expansions=EXPANSIONS, user_fields=USER_FIELDS, **extra)
+        if not self._stop.is_set():
+            raise StreamEnded("the stream ended")
 
     def stop(self) -> None:
         self._stop.set()

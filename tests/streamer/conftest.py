@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from streamer.config import Settings
 from streamer.health import Metrics
 from streamer.pipeline import Pipeline
 from streamer.replay import write_replay
@@ -23,6 +22,7 @@ from streamer.sources import ReplaySource
 from tests.helpers import free_port, model_server, running
 from twitter_sentiment import dynamodb_local
 from twitter_sentiment.bundle import SentimentModel, Thresholds, read_metadata
+from twitter_sentiment.contract import MODEL_NAME, ready_path
 from twitter_sentiment.text import clean_tweet
 
 
@@ -61,8 +61,8 @@ def serving_on(bundle: Path, port: int, log_path: Path | None = None):
     """The model server on a given port (to stop and start it again at the same address). Yields the Popen."""
     url = f"http://127.0.0.1:{port}"
     with running([sys.executable, "-m", "serving", "--http_port", str(port)],
-                 f"{url}/v2/models/twitter-sentiment/ready",
-                 env={"STORAGE_URI": str(bundle), "MODEL_NAME": "twitter-sentiment"}, log_path=log_path,
+                 url + ready_path(MODEL_NAME),
+                 env={"STORAGE_URI": str(bundle), "MODEL_NAME": MODEL_NAME}, log_path=log_path,
                  timeout=120) as process:
         yield process
 
@@ -121,16 +121,14 @@ class Run:
 
     def __init__(self, replay: Path, model_url: str, sink, *, rate: float = 0.0, queue_size: int = 10000,
                  batch_size: int = 64, max_backoff: float = 1.0, max_text_length: int = 1000,
-                 grace_seconds: float = 25.0):
+                 grace_seconds: float = 25.0, journal=None):
         self.metrics = Metrics()
-        settings = Settings(model_server_url=model_url)
-        self.model = ModelClient(settings.predict_url, settings.ready_url, max_backoff=max_backoff,
-                                 on_retry=lambda target: self.metrics.retried.labels(target).inc())
-        sink.abort, sink.on_retry = self.model.abort, self.model.on_retry  # as streamer.__main__.build wires them
+        self.model = ModelClient(model_url, MODEL_NAME)
         self.sink = sink
         self.source = ReplaySource(str(replay), self.metrics, max_text_length, rate)
         self.pipeline = Pipeline(self.source, self.model, sink, self.metrics, batch_size=batch_size,
-                                 batch_max_wait_ms=20, queue_size=queue_size, grace_seconds=grace_seconds)
+                                 batch_max_wait_ms=20, queue_size=queue_size, grace_seconds=grace_seconds,
+                                 max_backoff=max_backoff, journal=journal)
         self.summary = None
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -161,7 +159,7 @@ def sqlite_sink(tmp_path):
 @pytest.fixture
 def dynamodb_sink(dynamodb_table):
     client, name = dynamodb_table
-    return DynamoDBSink(name, client, max_backoff=0.2)
+    return DynamoDBSink(name, client)
 
 
 __all__ = ["Run", "check_items", "free_port", "serving_on", "tweets_in"]

@@ -11,12 +11,15 @@ import sys
 import time
 
 import httpx
+import pytest
 
 from streamer.pipeline import WORKERS
 from streamer.sinks import DynamoDBSink, SQLiteSink
 from tests.helpers import ROOT, free_port
 from tests.streamer.conftest import Run, check_items, serving_on, tweets_in
 from twitter_sentiment import dynamodb_local
+
+pytestmark = pytest.mark.slow  # real model-server and streamer processes
 
 
 def wait_until(condition, timeout: float, what: str) -> None:
@@ -35,8 +38,8 @@ def test_model_server_starts_after_the_streamer_and_is_killed_and_restarted_mid_
     stored = lambda: run.metrics.value("streamer_tweets_stored_total")
 
     # 1. No model server yet: requests are retried, the bounded queue fills and the source is held back.
-    wait_until(lambda: run.metrics.value("streamer_retries_total", target="model_server") >= 3, 10, "retries")
-    time.sleep(1.0)
+    wait_until(lambda: run.metrics.value("streamer_retries_total", target="model_server") >= 3, 30, "retries")
+    wait_until(lambda: run.metrics.value("streamer_queue_depth") == queue_size, 30, "the queue to fill")
     held = run.metrics.value("streamer_tweets_received_total")
     assert stored() == 0
     assert held <= queue_size + WORKERS * batch_size + 1, "the source was not slowed by the full queue"
@@ -49,9 +52,9 @@ def test_model_server_starts_after_the_streamer_and_is_killed_and_restarted_mid_
         server.wait()
         at_kill = stored()
     retries_at_kill = run.metrics.value("streamer_retries_total", target="model_server")
-    time.sleep(1.0)
+    wait_until(lambda: run.metrics.value("streamer_retries_total", target="model_server") > retries_at_kill + 3, 30,
+               "retries after the kill")
     assert stored() < 2000 and stored() - at_kill <= queue_size + WORKERS * batch_size
-    assert run.metrics.value("streamer_retries_total", target="model_server") > retries_at_kill
     with serving_on(tiny_bundle, port, tmp_path / "second.log"):
         summary = run.wait(90)  # 4. Restarted at the same address: everything is scored and stored.
     assert summary.received == 2000 and summary.scored == 2000 and summary.complete
@@ -75,21 +78,32 @@ def health(port: int) -> dict | None:
 
 
 def metric(port: int, name: str) -> float:
-    for row in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1).text.splitlines():
+    """A sample's value on the streamer's /metrics; -1 while the endpoint does not answer yet."""
+    try:
+        rows = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1).text.splitlines()
+    except httpx.HTTPError:
+        return -1.0
+    for row in rows:
         if row.startswith(name + " "):
             return float(row.split()[1])
     return 0.0
 
 
+# The pod's terminationGracePeriodSeconds is SHUTDOWN_GRACE_SECONDS + 5 (manifests/base/streamer.yaml): the
+# margin a loaded machine gets here too, instead of a timed assertion; the drain's speed is bench/streamer.py's.
+SIGKILL_MARGIN = 5
+
+
 def stop(process: subprocess.Popen, grace: float) -> tuple[int, dict, float]:
-    """SIGTERM; returns (exit status, the final summary line, seconds it took to exit)."""
+    """SIGTERM; returns (exit status, the final summary line, seconds it took to exit). SIGKILL after the
+    grace period and the pod's margin, as the kubelet would, and fail."""
     sent = time.monotonic()
     process.send_signal(signal.SIGTERM)
     try:
-        out, _ = process.communicate(timeout=grace + 10)
+        out, _ = process.communicate(timeout=grace + SIGKILL_MARGIN)
     except subprocess.TimeoutExpired:
         process.kill()
-        raise AssertionError("the streamer did not exit after SIGTERM") from None
+        raise AssertionError("the streamer did not exit before the pod's SIGKILL") from None
     took = time.monotonic() - sent
     summary = [json.loads(row) for row in out.decode().splitlines() if row.startswith('{"event": "stopped"')]
     assert summary, out.decode()
@@ -104,13 +118,13 @@ def test_sigterm_mid_stream_drains_and_stores_every_received_tweet_once(
         "SINK": "dynamodb", "DYNAMODB_TABLE": table, "SHUTDOWN_GRACE_SECONDS": "10",
         **dynamodb_local.env(dynamodb_endpoint)}, tmp_path / "streamer.log")
     try:
-        wait_until(lambda: (health(port) or {}).get("status") == "ok", 30, "/healthz ok")
+        wait_until(lambda: (health(port) or {}).get("status") == "ok", 60, "/healthz ok")
         wait_until(lambda: metric(port, "streamer_tweets_stored_total") >= 200, 30, "200 tweets stored")
     except BaseException:
         process.kill()
         raise
-    status, summary, took = stop(process, 10)
-    assert status == 0 and took < 10, (status, took, (tmp_path / "streamer.log").read_text()[-3000:])
+    status, summary, _ = stop(process, 10)
+    assert status == 0, (tmp_path / "streamer.log").read_text()[-3000:]
     received = summary["received"]
     assert 200 <= received < 2000, "SIGTERM came mid-stream"
     assert summary["stored"] == received and summary["unscored"] == 0 and summary["unstored"] == 0
@@ -138,8 +152,8 @@ def test_sigterm_while_the_model_server_is_down_keeps_tweets_as_unscored_within_
     except BaseException:
         process.kill()
         raise
-    status, summary, took = stop(process, grace)
-    assert status == 0 and took < grace, (status, took)
+    status, summary, _ = stop(process, grace)
+    assert status == 0
     assert 0 < summary["received"] < 300  # held back by the full queue
     assert summary["scored"] == 0 and summary["unscored"] == summary["received"] == summary["stored"]
     sink = SQLiteSink(str(database))

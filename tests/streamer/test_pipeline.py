@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 
 from streamer.health import HealthServer
 from streamer.replay import line, messages
 from streamer.sinks import DynamoDBSink
 from tests.helpers import free_port
 from tests.streamer.conftest import Run, check_items
+
+pytestmark = pytest.mark.slow  # a real model-server process
 
 
 def test_replay_into_dynamodb_local(replay_300, model_server_url, dynamodb_sink, reference, tiny_bundle):
@@ -41,8 +44,8 @@ def test_dynamodb_rejecting_part_of_batches(replay_300, model_server_url, dynamo
 
     client, name = dynamodb_table
     flaky = PartlyUnprocessed(client, times=12)
-    sink = DynamoDBSink(name, flaky, max_backoff=0.05)
-    run = Run(replay_300, model_server_url, sink)
+    sink = DynamoDBSink(name, flaky)
+    run = Run(replay_300, model_server_url, sink, max_backoff=0.05)
     summary = run()
     assert flaky.returned > 0 and run.metrics.value("streamer_retries_total", target="sink") >= 12
     assert summary.complete
@@ -125,3 +128,16 @@ def test_health_reports_each_dependency_and_metrics_count(replay_300, model_serv
             assert f"# TYPE {counter.removesuffix('_bucket').removesuffix('_total')}" in metrics
     finally:
         health.stop()
+
+
+def test_stream_returns_the_runs_counts(replay_300, model_server_url, tmp_path):
+    import signal
+
+    from streamer.__main__ import stream
+    from streamer.config import StreamerSettings, load
+
+    handler = signal.getsignal(signal.SIGTERM)
+    summary = stream(load(StreamerSettings, {"REPLAY_FILE": str(replay_300), "MODEL_SERVER_URL": model_server_url,
+                                             "SQLITE_PATH": str(tmp_path / "r.sqlite"), "HEALTH_PORT": "0"}))
+    assert (summary.received, summary.scored, summary.stored, summary.error) == (300, 300, 300, None)
+    assert summary.complete and signal.getsignal(signal.SIGTERM) == handler

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from streamer.scorer import Aborted
+from streamer.retry import Aborted, Retry
 from streamer.sinks import TTL_ATTRIBUTE, DynamoDBSink, create_table
 
 
@@ -76,9 +76,9 @@ def test_dynamodb_unprocessed_items_are_retried_until_stored(dynamodb_table):
     client, name = dynamodb_table
     flaky = PartlyUnprocessed(client, times=6)
     retries = []
-    sink = DynamoDBSink(name, flaky, max_backoff=0.05, on_retry=retries.append)
+    sink = DynamoDBSink(name, flaky)
     items = [item(n) for n in range(100)]
-    assert sink.write(items) == 100
+    assert sink.write(items, Retry(max_backoff=0.05, on_retry=retries.append)) == 100
     assert flaky.returned > 0 and len(retries) >= 6
     assert sorted(sink.items(), key=lambda i: i["id"]) == items
 
@@ -87,11 +87,14 @@ def test_dynamodb_unreachable_gives_up_only_at_the_deadline():
     from tests.helpers import free_port
     from twitter_sentiment.dynamodb_local import client
 
-    sink = DynamoDBSink("results", client(f"http://127.0.0.1:{free_port()}"), max_backoff=0.05)
-    timer = threading.Timer(1.0, sink.abort.set)
+    sink = DynamoDBSink("results", client(f"http://127.0.0.1:{free_port()}"))
+    retries = []
+    retry = Retry(max_backoff=0.05, on_retry=retries.append)
+    timer = threading.Timer(1.0, retry.deadline.set)
     timer.start()
     with pytest.raises(Aborted) as aborted:
-        sink.write([item(1), item(2)])
+        sink.write([item(1), item(2)], retry)
+    assert retries  # retried until the deadline, not given up at the first failure
     assert len(aborted.value.pending) == 2 and not sink.check()[0]
 
 

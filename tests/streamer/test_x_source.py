@@ -16,12 +16,13 @@ import pytest
 import responses
 from responses import matchers
 
-from streamer.config import ConfigError
 from streamer.health import Metrics
 from streamer.pipeline import Pipeline
 from streamer.replay import DISCONNECT_MESSAGE, line, messages
 from streamer.scorer import ModelClient
 from streamer.sources import TweetListener, XSource, parse_rules, sync_rules
+from twitter_sentiment.contract import MODEL_NAME
+from twitter_sentiment.settings import ConfigError
 from twitter_sentiment.text import clean_tweet
 
 RULES_URL = "https://api.twitter.com/2/tweets/search/stream/rules"
@@ -84,14 +85,14 @@ def test_a_rule_the_api_refuses_is_a_configuration_error():
         sync_rules(client, parse_rules("cats OR", "en"))
 
 
+@pytest.mark.slow
 def test_the_live_stream_into_sqlite_reconnects_and_stores_duplicates_once(model_server_url, sqlite_sink):
     tweets = [m for m in messages(40, seed=3) if m and "data" in m]
     body = b"\r\n" + b"".join(line(m) for m in tweets[:20]) + line(DISCONNECT_MESSAGE) + b"\r\n" \
         + b"".join(line(m) for m in tweets[20:])
     wanted = {"tweet.fields": "created_at,author_id,lang", "expansions": "author_id", "user.fields": "username,name"}
     metrics = Metrics()
-    model = ModelClient(f"{model_server_url}/v1/models/twitter-sentiment:predict",
-                        f"{model_server_url}/v2/models/twitter-sentiment/ready")
+    model = ModelClient(model_server_url, MODEL_NAME)
     source = XSource("test-token", parse_rules("sentiment sample: coachella OR deflategate", "en"), metrics, 1000,
                      max_backoff=0.1)
     pipeline = Pipeline(source, model, sqlite_sink, metrics, batch_size=16, batch_max_wait_ms=20, grace_seconds=5)
@@ -126,3 +127,34 @@ def test_the_live_stream_into_sqlite_reconnects_and_stores_duplicates_once(model
         assert item["user"] == users[0]["username"]
         assert item["date"] == message["data"]["created_at"]
         assert item["model_version"] == "test-tiny" and item["sentiment"] in ("POSITIVE", "NEUTRAL", "NEGATIVE")
+
+
+@pytest.mark.slow
+def test_backfill_minutes_is_asked_on_every_connection_and_its_duplicates_are_stored_once(model_server_url,
+                                                                                         sqlite_sink):
+    from tests.streamer.recorded_x_api import RecordedStream, recorded_x_api
+
+    tweets = [m for m in messages(60, seed=4) if m and "data" in m]
+    stream = RecordedStream([line(m).rstrip(b"\r\n") for m in tweets])
+    metrics = Metrics()
+    with recorded_x_api(stream) as x_api:
+        source = XSource("test-token", parse_rules("cats", "en"), metrics, 1000, api_url=x_api, backfill_minutes=2,
+                         max_backoff=0.1)
+        pipeline = Pipeline(source, ModelClient(model_server_url, MODEL_NAME), sqlite_sink, metrics, batch_size=16,
+                            batch_max_wait_ms=20, grace_seconds=5)
+        runner = threading.Thread(target=pipeline.run, daemon=True)
+        runner.start()
+        stream.allowed = 30
+        deadline = time.monotonic() + 60
+        while metrics.value("streamer_tweets_stored_total") < 30 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stream.hang_up()  # the connection drops: tweepy reconnects, with backfill_minutes again
+        stream.allowed = len(tweets)
+        while metrics.value("streamer_tweets_received_total") < 90 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pipeline.request_stop()
+        runner.join(15)
+    assert not runner.is_alive()
+    assert len(stream.connections) >= 2 and all(q.get("backfill_minutes") == ["2"] for q in stream.connections)
+    assert metrics.value("streamer_tweets_received_total") >= 90  # the first 30 came twice
+    assert sorted(item["id"] for item in sqlite_sink.items()) == sorted(m["data"]["id"] for m in tweets)
