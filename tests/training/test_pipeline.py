@@ -41,7 +41,8 @@ def test_compiled_yaml_is_a_valid_pipeline_spec(tmp_path):
     assert secrets["exec-train-classifier"]["tolerations"][0]["key"] == "nvidia.com/gpu"
 
 
-def test_run_local_publishes_a_bundle(tmp_path, capsys):
+@pytest.mark.slow
+def test_run_local_publishes_a_bundle_then_keeps_the_better_champion(tmp_path, capsys):
     store = tmp_path / "store"
     code = main(["run-local", "--artifacts", str(tmp_path / "art"), "--model-store", str(store),
                  "--min-accuracy", "0.0", *FAST])
@@ -52,6 +53,15 @@ def test_run_local_publishes_a_bundle(tmp_path, capsys):
     model = SentimentModel.load(store / latest)
     assert model.metadata["evaluation"]["min_accuracy"] == 0.0
     assert model.metadata["dataset"]["uri"] == "sample"
+    assert "champion/challenger: no champion yet" in out
+
+    # The second run meets a champion; a tolerance of -1 asks for 1.0 more accuracy: refused, and the run succeeds.
+    code = main(["run-local", "--artifacts", str(tmp_path / "art"), "--model-store", str(store),
+                 "--min-accuracy", "0.0", "--param", "tolerance=-1", *FAST])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"{latest} stays" in out and f"nothing was published: {latest} stays the champion" in out
+    assert ModelStore(str(store)).versions() == [latest] and ModelStore(str(store)).latest() == latest
 
 
 def test_run_local_that_fails_the_gate_publishes_nothing(tmp_path, capsys):
