@@ -5,6 +5,8 @@
 3. streams a recorded X API v2 stream (built from the sample's tweets) through the streamer
 4. stores one result per tweet in SQLite (or DynamoDB: set SINK=dynamodb and its variables)
 5. prints a summary and writes results/report.html and results/report.png
+then runs the monitor pipeline (kfp.local) on these results against the champion. Run it again and
+the new model meets the first as its champion: the run shows the champion/challenger decision.
 Each step logs to results/logs/<step>.log. Exit 0 when every step worked; otherwise 1 and a
 sentence naming the step and its log.
 """
@@ -28,7 +30,7 @@ import httpx
 MODEL_NAME = "twitter-sentiment"
 # Training-log lines worth seeing on the console while the full log goes to results/logs/train.log.
 PROGRESS = re.compile(r"Task '[\w-]+' finished with status|word2vec (vocabulary|epoch (8|16|24|32)/)|"
-                      r"^\s*\d+/\d+ - .*val_loss|classifier trained|\*\*Gate:\*\*")
+                      r"^\s*\d+/\d+ - .*val_loss|classifier trained|champion/challenger:|nothing was published")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -84,7 +86,7 @@ class Run:
         from twitter_sentiment.store import ModelStore
 
         self.version = ModelStore(str(self.store)).latest()
-        self.say(f"    published bundle {self.store / self.version} in {time.monotonic() - started:.0f}s")
+        self.say(f"    the champion is {self.store / self.version} ({time.monotonic() - started:.0f}s)")
 
     def serve(self, stack: ExitStack) -> str:
         port = self.args.port
@@ -143,6 +145,21 @@ class Run:
             raise StepFailed("stream", self.logs / "stream.log", "the streamer printed no summary")
         return summaries[-1]
 
+    def monitor(self) -> None:
+        """The monitor pipeline over this run's results, its window ending at the last tweet."""
+        from datetime import datetime, timedelta
+
+        sink = self.settings_env["SINK"]
+        results = (f"sqlite://{Path(self.settings_env['SQLITE_PATH']).resolve()}" if sink == "sqlite" else
+                   f"dynamodb://{os.environ.get('DYNAMODB_TABLE', 'twitter-sentiment-results')}")
+        end = (datetime.fromisoformat(self.last_tweet.replace("Z", "+00:00")) + timedelta(seconds=1)).isoformat() \
+            if self.last_tweet else ""  # the replay's tweets carry their recorded times, not now
+        self.say(f"monitor: the drift pipeline (kfp.local) on these results vs the champion "
+                 f"(log {self.logs / 'monitor.log'})")
+        self._run("monitor", [sys.executable, "-m", "pipelines", "monitor-local", "--results", results,
+                              "--model-store", str(self.store), "--artifacts", str(self.results / "artifacts"),
+                              "--window-end", end], echo=re.compile(r"^monitor: |# Monitor: "))
+
     def report(self, summary: dict, url: str) -> None:
         from streamer.config import Settings
         from streamer.sinks import open_sink
@@ -167,6 +184,7 @@ class Run:
             f"DynamoDB table {os.environ.get('DYNAMODB_TABLE', 'twitter-sentiment-results')}",
         }
         page = write_report(self.results, items, evaluation, facts)
+        self.last_tweet = max((item["date"] for item in items), default="")
         self.say("4/5 summary")
         for key, value in facts.items():
             print(f"    {key:18} {value}")
@@ -207,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             url = run.serve(stack)
             summary = run.stream(url)
             run.report(summary, url)
+            run.monitor()
             if args.keep_serving:
                 run.say(f"the model server stays up at {url}; Ctrl-C stops it")
                 try:

@@ -105,9 +105,10 @@ def markdown(result: dict) -> str:
     if decision["forced"]:
         lines += ["**force=true was used**: the gate was overridden for this run.", ""]
     if not champion.get("scores"):
-        lines += [f"Champion ({version}): {champion['status']}" + (f": {champion['reason']}" if champion['reason']
-                                                                      else "") + ".", ""]
-    lines += [f"| set | metric | challenger (this run) | champion {version} | TF-IDF reference |", "|---|---|---|---|---|"]
+        why = f": {champion['reason']}" if champion["reason"] else ""
+        lines += [f"Champion ({version}): {champion['status']}{why}.", ""]
+    lines += [f"| set | metric | challenger (this run) | champion {version} | TF-IDF reference |",
+              "|---|---|---|---|---|"]
     for name, metrics in result["scores"].items():
         theirs = (champion.get("scores") or {}).get(name, {})
         reference = result["reference_tfidf"] if name == HELD_OUT else {}
@@ -115,7 +116,8 @@ def markdown(result: dict) -> str:
             lines.append(f"| {SET_NAMES[name]} | {row} | {_cell(metrics.get(row))} | {_cell(theirs.get(row))} "
                          f"| {_cell(reference.get(row))} |")
     if PUBLIC not in result["scores"]:
-        lines += ["", "No public set was given (`public_test_uri`): the models were compared on the held-out split only."]
+        lines += ["", "No public set was given (`public_test_uri`): the models were compared on the held-out "
+                      "split only."]
     lines += ["", f"Gate: tolerance {result['tolerance']:g} against a champion, min_accuracy "
                   f"{result['min_accuracy']:g} without one. Confusion matrices (rows true, columns predicted, "
                   "NEGATIVE then POSITIVE, held-out split): challenger "

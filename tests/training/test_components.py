@@ -96,7 +96,6 @@ def test_evaluate_logs_what_the_ui_draws(steps):
 
 
 def test_evaluate_gate_fails_above_the_accuracy(steps, tmp_path):
-    a = steps["artifacts"]
     passed, result, out = run_evaluate(steps, tmp_path, min_accuracy=1.01)
     assert passed is False and result["decision"]["verdict"] == "floor_failed"
     report = open(out["report"].path).read()

@@ -207,3 +207,43 @@ def test_empty_window_is_reported_not_crashed_on(tmp_path, capsys, champion, res
     assert result["status"] == "empty" and result["volume"] == 0 and not result["drifted"]
     run = next((tmp_path / "art").glob("twitter-sentiment-monitor-*"))
     assert "no results in the window" in (run / "monitor-drift" / "report").read_text()
+
+
+def test_compiled_monitor_is_a_valid_pipeline_spec(tmp_path):
+    import yaml
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    out = tmp_path / "monitor.yaml"
+    assert main(["compile", "--pipeline", "monitor", "-o", str(out), "--model-store-uri", "s3://models/ts",
+                 "--dataset-uri", "ignored"]) == 0
+    docs = list(yaml.safe_load_all(out.read_text()))
+    spec = json_format.ParseDict(docs[0], pipeline_spec_pb2.PipelineSpec())
+    tasks = spec.root.dag.tasks
+    assert set(tasks) == {"monitor-drift", "condition-1"}
+    assert "monitor-drift" in tasks["condition-1"].trigger_policy.condition
+    parameters = spec.root.input_definitions.parameters
+    assert parameters["model_store_uri"].default_value.string_value == "s3://models/ts"
+    assert parameters["results_uri"].default_value.string_value == "dynamodb://twitter-sentiment-results"
+    assert parameters["retrain_on_drift"].default_value.bool_value is False  # off by default
+    assert parameters["psi_limit"].default_value.number_value == drift.Limits().psi
+    secrets = docs[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert secrets["exec-monitor-drift"]["secretAsEnv"][0]["secretName"] == "aws-credentials"
+
+
+def test_schedule_the_monitor_with_typed_parameters(monkeypatch, capsys):
+    """The KFP server is faked (it needs a cluster): the CLI's parameters reach create_recurring_run typed."""
+    from pipelines import kfp_server
+    from tests.training.test_pipeline import FakeKfp
+
+    fake = FakeKfp()
+    fake.pipelines["twitter-sentiment-monitor"] = "p-0"
+    fake.versions.append(("p-0", "v1", ""))
+    monkeypatch.setattr(kfp_server, "connect", lambda host: fake)
+    code = main(["schedule", "--pipeline", "monitor", "--host", "http://kfp", "--cron", "0 0 * * * *",
+                 "--param", "hours=6", "--param", "retrain_on_drift=true",
+                 "--param", 'training_params={"sample_rows": 1000}'])
+    assert code == 0, capsys.readouterr().err
+    [run] = fake.runs
+    assert run.job_name == "twitter-sentiment-monitor" and run.cron_expression == "0 0 * * * *"
+    assert run.params == {"hours": 6.0, "retrain_on_drift": True, "training_params": {"sample_rows": 1000}}
