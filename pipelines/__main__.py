@@ -31,16 +31,17 @@ def _pipeline_defaults() -> dict:
     return {name: p.default for name, p in inspect.signature(training_pipeline.pipeline_func).parameters.items()}
 
 
-def _parse_params(pairs: list[str]) -> dict:
-    """`name=value` pairs, typed like the pipeline's own parameters."""
-    defaults, params = _pipeline_defaults(), {}
+def _parse_params(pairs: list[str], defaults: dict | None = None) -> dict:
+    """`name=value` pairs, typed like the pipeline's own parameters (default: the training pipeline's)."""
+    defaults, params = defaults or _pipeline_defaults(), {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
         if not sep or name not in defaults:
             raise SystemExit(f"error: --param {pair!r}: expected NAME=VALUE with NAME one of {', '.join(defaults)}")
         kind = type(defaults[name])
         try:
-            params[name] = (text.lower() in ("1", "true", "yes")) if kind is bool else kind(text)
+            params[name] = (text.lower() in ("1", "true", "yes") if kind is bool else
+                            json.loads(text) if kind is dict else kind(text))
         except ValueError:
             raise SystemExit(f"error: --param {pair!r}: {name} must be a {kind.__name__}") from None
     return params
@@ -174,22 +175,10 @@ def _pipeline_name(pipeline: str) -> str:
 
 
 def _parse_monitor_params(pairs: list[str]) -> dict:
-    """`name=value` pairs typed like the monitor pipeline's parameters (a dict parameter as JSON)."""
     from pipelines.monitor import monitor_pipeline
 
-    defaults = {name: p.default for name, p in inspect.signature(monitor_pipeline.pipeline_func).parameters.items()}
-    params = {}
-    for pair in pairs:
-        name, sep, text = pair.partition("=")
-        if not sep or name not in defaults:
-            raise SystemExit(f"error: --param {pair!r}: expected NAME=VALUE with NAME one of {', '.join(defaults)}")
-        kind = type(defaults[name])
-        try:
-            params[name] = (json.loads(text) if kind is dict else text.lower() in ("1", "true", "yes")
-                            if kind is bool else kind(text))
-        except ValueError:
-            raise SystemExit(f"error: --param {pair!r}: {name} must be a {kind.__name__}") from None
-    return params
+    signature = inspect.signature(monitor_pipeline.pipeline_func)
+    return _parse_params(pairs, {name: p.default for name, p in signature.parameters.items()})
 
 
 def cmd_monitor_local(args) -> int:
