@@ -44,11 +44,11 @@ def _dynamodb(table: str, start: str, end: str) -> list[dict]:
     import boto3
     from boto3.dynamodb.types import TypeDeserializer
 
-    client = boto3.session.Session().client("dynamodb")
     deserialize = TypeDeserializer().deserialize
     names = {f"#{field}": field for field in FIELDS}  # `date` is a reserved word
     rows = []
     try:
+        client = boto3.session.Session().client("dynamodb")  # no region set fails here, and is said below
         # A scan with a filter: the table's key is the tweet id, and a TTL keeps it to recent days.
         for page in client.get_paginator("scan").paginate(
                 TableName=table, ProjectionExpression=", ".join(names), ExpressionAttributeNames=names,
@@ -57,8 +57,7 @@ def _dynamodb(table: str, start: str, end: str) -> list[dict]:
             rows += [{key: deserialize(value) for key, value in item.items()} for item in page.get("Items", [])]
     except Exception as error:  # botocore raises several unrelated types
         raise StorageError(f"cannot read results from DynamoDB table {table}: {error}") from error
-    finally:
-        client.close()
+    client.close()
     return rows
 
 

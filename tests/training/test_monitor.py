@@ -247,3 +247,25 @@ def test_schedule_the_monitor_with_typed_parameters(monkeypatch, capsys):
     [run] = fake.runs
     assert run.job_name == "twitter-sentiment-monitor" and run.cron_expression == "0 0 * * * *"
     assert run.params == {"hours": 6.0, "retrain_on_drift": True, "training_params": {"sample_rows": 1000}}
+
+
+def test_unreachable_dynamodb_is_one_sentence(monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    from twitter_sentiment.storage import StorageError
+
+    with pytest.raises(StorageError, match="cannot read results from DynamoDB table results"):
+        read_window("dynamodb://results", *window(1, END))
+
+
+def test_champion_without_a_profile_is_named(tiny_bundle, tmp_path):
+    from twitter_sentiment.bundle import BundleError
+
+    store = ModelStore(str(tmp_path / "store"))
+    store.publish(tiny_bundle, "old-1")  # published before evaluations recorded a profile
+    with pytest.raises(BundleError, match="champion old-1 records no profile"):
+        drift.monitor("sqlite:///none", store.uri, 1, END, drift.Limits(), tmp_path / "fetch")
+    with pytest.raises(BundleError, match="has no champion"):
+        drift.monitor("sqlite:///none", str(tmp_path / "empty"), 1, END, drift.Limits(), tmp_path / "fetch")

@@ -33,10 +33,15 @@ def test_compiled_yaml_is_a_valid_pipeline_spec(tmp_path):
     assert tasks["train-classifier"].task_info.name == "Train classifier"
     assert "evaluate" in tasks["condition-1"].trigger_policy.condition
     assert spec.root.input_definitions.parameters["model_store_uri"].default_value.string_value == "s3://models/ts"
+    parameters = spec.root.input_definitions.parameters
+    assert parameters["tolerance"].default_value.number_value == 0.01
+    assert parameters["force"].default_value.bool_value is False
+    assert parameters["public_test_uri"].default_value.string_value == ""
+    assert tasks["evaluate"].caching_options.enable_cache is False  # the champion may have changed since
     classifier = spec.deployment_spec["executors"]["exec-train-classifier"]["container"]
     assert classifier["resources"]["accelerator"]["resourceType"] == "nvidia.com/gpu"
     secrets = docs[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
-    assert {"exec-fetch-dataset", "exec-export-model"} <= set(secrets)
+    assert {"exec-fetch-dataset", "exec-evaluate", "exec-export-model"} <= set(secrets)  # evaluate reads the champion
     assert secrets["exec-fetch-dataset"]["secretAsEnv"][0]["secretName"] == "aws-credentials"
     assert secrets["exec-train-classifier"]["tolerations"][0]["key"] == "nvidia.com/gpu"
 
