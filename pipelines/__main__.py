@@ -222,7 +222,8 @@ def cmd_versions(args) -> int:
         print(store.version_uri(version) if args.uri else version)
         return 0
     if args.action == "list":
-        rows = [store.summary(version) for version in store.versions()]
+        latest = store.latest()
+        rows = [store.summary(version, latest) for version in store.versions()]
         _print(rows, args.json, ["version", "champion", "created", "accuracy", "public_accuracy", "roc_auc",
                                  "dataset_fingerprint", "code_version"])
     elif args.action == "show":

@@ -154,13 +154,14 @@ class ModelStore:
             raise BundleError(f"{uri} is not a JSON object")
         return metadata
 
-    def summary(self, version: str) -> dict:
-        """What a person compares versions by: metrics, the data, the code and the date."""
+    def summary(self, version: str, latest: str | None = None) -> dict:
+        """What a person compares versions by: metrics, the data, the code and the date (`latest`: LATEST,
+        when the caller has read it already)."""
         metadata = self.metadata(version)
         evaluation = metadata.get("evaluation") or {}
         return {
             "version": version,
-            "champion": version == self.latest(),
+            "champion": version == (latest or self.latest()),
             "created": metadata.get("created", ""),
             "code_version": metadata.get("code_version", ""),
             "dataset_uri": (metadata.get("dataset") or {}).get("uri", ""),
@@ -257,6 +258,8 @@ class ModelStore:
             raise BundleError(f"{self.version_uri(version)} does not exist: {version!r} is not a published version")
         with tempfile.TemporaryDirectory(prefix="twitter-sentiment-promote-") as directory:
             self.fetch(directory, version)  # verifies hashes, format and cleaning version
+        if version == self.latest():
+            return version  # already the champion: HISTORY keeps only changes, so rollback stays meaningful
         self._point_latest(version, action)
         log.info("%s: %s/%s now names %s", action, self.uri, LATEST, version)
         return version

@@ -78,6 +78,7 @@ def test_promote_then_rollback_then_rollback_again(store, capsys):
     assert code == 0 and "now names v1 (was v2)" in out and store.latest() == "v1"
     assert cli(capsys, store, "rollback")[0] == 0 and store.latest() == "v2"
     assert cli(capsys, store, "rollback")[0] == 0 and store.latest() == "v1"  # like `cd -`
+    assert cli(capsys, store, "promote", "v1")[0] == 0  # already the champion: no change, none recorded
     assert [(e["action"], e["version"], e["previous"]) for e in store.history()] == [
         ("publish", "v1", None), ("publish", "v2", "v1"), ("promote", "v1", "v2"), ("rollback", "v2", "v1"),
         ("rollback", "v1", "v2")]
