@@ -4,7 +4,8 @@
 #   OVERLAY          dev or prod
 #   SERVING_IMAGE    $CI_REGISTRY_IMAGE/serving@sha256:…   (from pull_image)
 #   STREAMER_IMAGE   $CI_REGISTRY_IMAGE/streamer@sha256:…
-#   STORAGE_URI      optional: the model version to serve; default <MODEL_STORE_URI>/<LATEST>/
+#   STORAGE_URI      optional: the model version to serve; default <MODEL_STORE_URI>/<LATEST>/, which
+#                    `python -m pipelines versions latest --uri` reads (PYTHON: default python3, with the project)
 #   RELEASE_TAG      optional: default $CI_COMMIT_TAG
 #   and one variable for every key of the overlay's secrets/*.env and release.env (masked CI variables).
 #
@@ -37,11 +38,9 @@ done
 # The model version to serve: a versioned prefix ending in "/", read from the store's LATEST.
 if [[ -z "${STORAGE_URI:-}" ]]; then
   : "${MODEL_STORE_URI:?set MODEL_STORE_URI (s3://BUCKET/models/twitter-sentiment) or STORAGE_URI}"
-  endpoint=()
-  if [[ -n "${AWS_ENDPOINT_URL_S3:-}" ]]; then endpoint=(--endpoint-url "$AWS_ENDPOINT_URL_S3"); fi
-  version="$(aws "${endpoint[@]}" s3 cp "${MODEL_STORE_URI%/}/LATEST" - | tr -d '[:space:]')"
-  [[ "$version" =~ ^[A-Za-z0-9._-]+$ ]] || die "LATEST in $MODEL_STORE_URI holds '$version', not a version name"
-  STORAGE_URI="${MODEL_STORE_URI%/}/$version/"
+  # The store resolves LATEST (twitter_sentiment/store.py), as serving does: one resolver.
+  STORAGE_URI="$(cd "$repo" && "${PYTHON:-python3}" -m pipelines versions --store "$MODEL_STORE_URI" latest --uri)" \
+    || die "cannot read LATEST in $MODEL_STORE_URI"
 fi
 [[ "$STORAGE_URI" =~ ^s3://[^/]+/models/twitter-sentiment/[^/]+/$ ]] \
   || die "STORAGE_URI $STORAGE_URI is not s3://BUCKET/models/twitter-sentiment/VERSION/"

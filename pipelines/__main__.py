@@ -1,9 +1,12 @@
-"""CLI for the training pipeline: compile, run-local, upload, schedule.
+"""CLI for the training and monitor pipelines and the model store's versions.
 
     python -m pipelines run-local                 # the whole pipeline on this machine, embedded sample
     python -m pipelines compile -o pipeline.yaml
     python -m pipelines upload --host $KFP_HOST --version v1.2.0
     python -m pipelines schedule --host $KFP_HOST --cron "0 0 2 * * *"
+    python -m pipelines monitor-local --results sqlite:///results/results.sqlite
+    python -m pipelines compile --pipeline monitor -o monitor.yaml   # and upload/schedule --pipeline monitor
+    python -m pipelines versions list|show V|compare A B|promote V|rollback|latest [--store URI]
 """
 
 from __future__ import annotations
@@ -53,17 +56,20 @@ def _pipeline_parameters() -> dict[str, inspect.Parameter]:
     return dict(inspect.signature(training_pipeline.pipeline_func).parameters)
 
 
-def _parse_params(pairs: list[str]) -> dict:
-    """`name=value` pairs, each parsed strictly by its parameter's type (`ture` is no bool)."""
+def _parse_params(pairs: list[str], parameters: dict[str, inspect.Parameter] | None = None) -> dict:
+    """`name=value` pairs, each parsed strictly by its parameter's type (`ture` is no bool); the
+    training pipeline's parameters unless others are given."""
     from pydantic import TypeAdapter, ValidationError
 
-    parameters, params = _pipeline_parameters(), {}
+    parameters, params = parameters or _pipeline_parameters(), {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
         if not sep or name not in parameters:
             raise ConfigError(f"--param {pair!r}: expected NAME=VALUE with NAME one of {', '.join(parameters)}")
         try:
-            params[name] = TypeAdapter(parameters[name].annotation).validate_python(text)
+            adapter = TypeAdapter(parameters[name].annotation)
+            params[name] = (adapter.validate_json(text) if parameters[name].annotation in (dict, "dict")
+                            else adapter.validate_python(text))
         except ValidationError as error:
             why = error.errors(include_url=False)[0]["msg"]
             raise ConfigError(f"--param {name}={text!r}: {why}") from None
@@ -77,13 +83,24 @@ def _preset_params(name: str) -> dict:
     return {k: v for k, v in dataclasses.asdict(preset(name)).items() if k in parameters and k != "seed"}
 
 
+def _pipeline(args):
+    """(pipeline function, name) that --pipeline names."""
+    if getattr(args, "pipeline", "training") == "monitor":
+        from pipelines.monitor import PIPELINE_NAME, monitor_pipeline
+
+        return monitor_pipeline, PIPELINE_NAME
+    from pipelines.training import PIPELINE_NAME, build
+
+    return build(gpu=args.gpu), PIPELINE_NAME
+
+
 def cmd_compile(args) -> int:
     from kfp import compiler
 
-    from pipelines.training import build
-
     overrides = {k: v for k, v in (("model_store_uri", args.model_store_uri), ("dataset_uri", args.dataset_uri)) if v}
-    compiler.Compiler().compile(build(gpu=args.gpu), args.output, pipeline_parameters=overrides or None)
+    if getattr(args, "pipeline", "training") == "monitor":
+        overrides.pop("dataset_uri", None)  # the monitor reads results, not a dataset
+    compiler.Compiler().compile(_pipeline(args)[0], args.output, pipeline_parameters=overrides or None)
     print(f"compiled {args.output}")
     return 0
 
@@ -132,40 +149,145 @@ def _summarise(artifacts: Path, pipeline_name: str, store, before: str | None, s
               f"{r['accuracy']:.4f}), F1 {m['f1']:.4f}, ROC AUC {m['roc_auc']:.4f}, "
               f"NEUTRAL band {m['neutral_share']:.1%}")
         print(f"report: {os.path.join(runs[-1], 'evaluate', 'report')}")
+    decision = (result or {}).get("decision") or {}
+    if decision:
+        print(f"champion/challenger: {decision['reason']}")
     latest = store.latest()
     if latest and latest != before:
         print(f"published bundle: {store.version_uri(latest)} (LATEST -> {latest})")
         return 0
-    gate = f" {result['model']['accuracy']:.4f} < min_accuracy {result['min_accuracy']}" if result else ""
-    print(f"error: the model failed the accuracy gate{gate}: nothing was published", file=sys.stderr)
+    if decision.get("verdict") == "champion_kept":  # a refused challenger is a successful run
+        print(f"nothing was published: {latest} stays the champion")
+        return 0
+    if decision.get("verdict") == "floor_failed":
+        print(f"error: the model failed the accuracy gate ({decision['reason']}): nothing was published",
+              file=sys.stderr)
+    else:
+        print(f"error: nothing was published: {decision.get('reason', 'the evaluation was not found')}",
+              file=sys.stderr)
     return EXIT_GATE
 
 
 def cmd_upload(args) -> int:
     from pipelines import kfp_server
-    from pipelines.training import PIPELINE_NAME
 
     with tempfile.TemporaryDirectory() as tmp:
         package = args.package or os.path.join(tmp, "pipeline.yaml")
         if not args.package:
             cmd_compile(argparse.Namespace(output=package, gpu=args.gpu, model_store_uri=args.model_store_uri,
-                                           dataset_uri=args.dataset_uri))
+                                           dataset_uri=args.dataset_uri, pipeline=args.pipeline))
         client = kfp_server.connect(args.host)
-        pipeline_id, version_id = kfp_server.upload(client, package, args.pipeline_name or PIPELINE_NAME, args.version)
+        name = args.pipeline_name or _pipeline_name(args.pipeline)
+        pipeline_id, version_id = kfp_server.upload(client, package, name, args.version)
     print(f"uploaded pipeline {pipeline_id} version {version_id}")
     return 0
 
 
 def cmd_schedule(args) -> int:
     from pipelines import cron, kfp_server
-    from pipelines.training import PIPELINE_NAME
 
     expression = cron.validate(args.cron)
     client = kfp_server.connect(args.host)
-    run_id = kfp_server.schedule(client, args.pipeline_name or PIPELINE_NAME, args.experiment, args.name,
-                                 expression, _parse_params(args.param))
-    print(f"recurring run {args.name} ({run_id}): {expression}")
+    params = _parse_monitor_params(args.param) if args.pipeline == "monitor" else _parse_params(args.param)
+    name = args.name or (f"{MODEL_NAME}-monitor" if args.pipeline == "monitor" else f"{MODEL_NAME}-daily")
+    run_id = kfp_server.schedule(client, args.pipeline_name or _pipeline_name(args.pipeline), args.experiment,
+                                 name, expression, params)
+    print(f"recurring run {name} ({run_id}): {expression}")
     return 0
+
+
+def _pipeline_name(pipeline: str) -> str:
+    from pipelines.monitor import PIPELINE_NAME as MONITOR
+    from pipelines.training import PIPELINE_NAME as TRAINING
+
+    return MONITOR if pipeline == "monitor" else TRAINING
+
+
+def _parse_monitor_params(pairs: list[str]) -> dict:
+    from pipelines.monitor import monitor_pipeline
+
+    return _parse_params(pairs, dict(inspect.signature(monitor_pipeline.pipeline_func).parameters))
+
+
+def cmd_monitor_local(args) -> int:
+    """The monitor pipeline under kfp.local: its report, and whether it would start a training run."""
+    import warnings
+
+    from kfp import local
+
+    from pipelines.monitor import PIPELINE_NAME, monitor_pipeline
+
+    warnings.filterwarnings("ignore", message=".*have no effect in the current local runner")
+    warnings.filterwarnings("ignore", message=".*custom or non-Python base image")
+    artifacts = Path(args.artifacts).resolve()
+    store_uri = args.model_store if args.model_store.startswith("s3://") else str(Path(args.model_store).resolve())
+    params = {"results_uri": args.results, "model_store_uri": store_uri, "hours": args.hours,
+              "window_end": args.window_end, **_parse_monitor_params(args.param)}
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(artifacts))
+    try:
+        monitor_pipeline(**params)
+    except Exception as error:  # kfp.local raises when a task fails; its log is above
+        print(f"error: the monitor pipeline failed: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    runs = sorted(glob.glob(str(artifacts / f"{PIPELINE_NAME}-*")), key=os.path.getmtime)
+    report = Path(runs[-1], "monitor-drift", "report")
+    result = json.loads(Path(runs[-1], "monitor-drift", "drift").read_text())
+    print(f"monitor: {result['status']} ({result['volume']} results, champion {result['champion']}); "
+          f"report {report}, picture {Path(runs[-1], 'monitor-drift', 'picture')}")
+    return 0
+
+
+def cmd_versions(args) -> int:
+    """The model store's versions: the logic is `twitter_sentiment.store`; this prints it."""
+    from twitter_sentiment.store import ModelStore
+
+    store = ModelStore(args.store)
+    if args.action == "latest":
+        version = store.latest()
+        if version is None:
+            print(f"error: {args.store} has no LATEST: nothing was published there", file=sys.stderr)
+            return EXIT_FAILED
+        print(store.version_uri(version) if args.uri else version)
+        return 0
+    if args.action == "list":
+        latest = store.latest()
+        rows = [store.summary(version, latest) for version in store.versions()]
+        _print(rows, args.json, ["version", "champion", "created", "accuracy", "public_accuracy", "roc_auc",
+                                 "dataset_fingerprint", "code_version"])
+    elif args.action == "show":
+        _print(store.summary(args.version), args.json)
+    elif args.action == "compare":
+        _print(store.compare(args.version, args.other), args.json, ["name", args.version, args.other, "difference"])
+    elif args.action == "history":
+        _print(store.history(), args.json, ["time", "action", "version", "previous"])
+    else:
+        before = store.latest()
+        version = store.promote(args.version) if args.action == "promote" else store.rollback()
+        print(f"{args.action}: LATEST of {args.store} now names {version} (was {before}); "
+              "retry the deploy job to serve it")
+    return 0
+
+
+def _print(data, as_json: bool, columns: list[str] | None = None) -> None:
+    if as_json:
+        print(json.dumps(data, indent=2, default=str))
+        return
+    if isinstance(data, dict):
+        for key, value in data.items():
+            print(f"{key:22} {_text(value)}")
+        return
+    table = [[_text(row.get(column)) for column in columns] for row in data]
+    widths = [max([len(column), *(len(row[i]) for row in table)]) for i, column in enumerate(columns)]
+    for row in [columns, *table]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def _text(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if value is True:
+        return "*"
+    return "" if value in (None, False) else str(value)
 
 
 def parser(env: PipelineSettings | None = None) -> argparse.ArgumentParser:
@@ -181,9 +303,13 @@ def parser(env: PipelineSettings | None = None) -> argparse.ArgumentParser:
         p.add_argument("--dataset-uri", default=env.dataset_uri,
                        help="default dataset_uri baked into the pipeline (env DATASET_URI)")
 
+    def which_pipeline(p):
+        p.add_argument("--pipeline", choices=("training", "monitor"), default="training")
+
     p = sub.add_parser("compile", help="write the pipeline as KFP YAML")
     p.add_argument("-o", "--output", default="pipeline.yaml")
     pipeline_options(p)
+    which_pipeline(p)
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("run-local", help="run the whole pipeline here with kfp.local")
@@ -203,16 +329,45 @@ def parser(env: PipelineSettings | None = None) -> argparse.ArgumentParser:
     p.add_argument("--package", help="a compiled YAML (default: compile now)")
     p.add_argument("--pipeline-name")
     pipeline_options(p)
+    which_pipeline(p)
     p.set_defaults(func=cmd_upload)
 
     p = sub.add_parser("schedule", help="create or replace the recurring training run")
     p.add_argument("--host", default=env.kfp_host, help="Kubeflow Pipelines API endpoint (env KFP_HOST)")
     p.add_argument("--cron", default="0 0 2 * * *", help="six fields, seconds first (default: 02:00 daily)")
     p.add_argument("--experiment", default=MODEL_NAME)
-    p.add_argument("--name", default=f"{MODEL_NAME}-daily")
+    p.add_argument("--name", default=None, help=f"default {MODEL_NAME}-daily (monitor: {MODEL_NAME}-monitor)")
     p.add_argument("--pipeline-name")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    which_pipeline(p)
     p.set_defaults(func=cmd_schedule)
+
+    p = sub.add_parser("monitor-local", help="run the monitor pipeline here with kfp.local")
+    p.add_argument("--results", default=os.environ.get("RESULTS_URI", "sqlite:///results/results.sqlite"),
+                   help="dynamodb://TABLE or sqlite:///PATH (env RESULTS_URI)")
+    p.add_argument("--model-store", default=os.environ.get("MODEL_STORE_URI", "model-store"))
+    p.add_argument("--artifacts", default="artifacts")
+    p.add_argument("--hours", type=float, default=24.0, help="the window: this many hours before its end")
+    p.add_argument("--window-end", default="", help="ISO 8601 end of the window (default: now)")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="any monitor parameter")
+    p.set_defaults(func=cmd_monitor_local)
+
+    p = sub.add_parser("versions", help="list, show, compare, promote and roll back the store's model versions")
+    p.add_argument("--store", default=os.environ.get("MODEL_STORE_URI", "model-store"),
+                   help="the model store: a local directory or s3:// URI (env MODEL_STORE_URI)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    actions = p.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="every version: metrics, dataset fingerprint, code version, date")
+    actions.add_parser("show", help="one version").add_argument("version")
+    compare = actions.add_parser("compare", help="two versions side by side")
+    compare.add_argument("version")
+    compare.add_argument("other")
+    actions.add_parser("promote", help="make a version the champion (writes LATEST)").add_argument("version")
+    actions.add_parser("rollback", help="make the previous champion the champion again")
+    actions.add_parser("history", help="every change of LATEST")
+    latest = actions.add_parser("latest", help="the champion's version (what the deploy serves)")
+    latest.add_argument("--uri", action="store_true", help="print its URI, <store>/<version>/")
+    p.set_defaults(func=cmd_versions)
     return main
 
 
@@ -220,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     from pipelines.cron import CronError
     from pipelines.kfp_server import KfpError
     from twitter_sentiment import logs
+    from twitter_sentiment.bundle import BundleError
+    from twitter_sentiment.storage import StorageError
 
     logs.setup()
     try:
@@ -227,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(args, "host") and not args.host:
             raise ConfigError("KFP_HOST is not set (or pass --host): the Kubeflow Pipelines API endpoint")
         return args.func(args)
-    except (ConfigError, StorageError, KfpError) as error:  # one sentence, no traceback
+    except (ConfigError, StorageError, KfpError, BundleError) as error:  # one sentence, no traceback
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
     except (CronError, ValueError) as error:

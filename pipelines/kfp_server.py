@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from twitter_sentiment.retrain import latest_version_id
+
 log = logging.getLogger(__name__)
 
 
@@ -45,13 +47,6 @@ def upload(client, package_path: str, pipeline_name: str, version_name: str) -> 
         raise KfpError(f"uploading {pipeline_name} version {version_name} failed: {_reason(error)}") from error
     log.info("uploaded %s version %s (%s)", pipeline_name, version_name, version.pipeline_version_id)
     return pipeline_id, version.pipeline_version_id
-
-
-def latest_version_id(client, pipeline_id: str) -> str:
-    versions = client.list_pipeline_versions(pipeline_id=pipeline_id, page_size=1, sort_by="created_at desc")
-    if not versions.pipeline_versions:
-        raise KfpError(f"pipeline {pipeline_id} has no version to schedule: upload one first")
-    return versions.pipeline_versions[0].pipeline_version_id
 
 
 def schedule(client, pipeline_name: str, experiment: str, job_name: str, cron: str, params: dict) -> str:

@@ -54,6 +54,9 @@ def build(gpu: bool = False):
         positive_min: float = POSITIVE_MIN,
         min_accuracy: float = 0.75,
         version: str = "",
+        public_test_uri: str = "",
+        tolerance: float = 0.01,
+        force: bool = False,
     ):
         fetched = fetch_dataset(dataset_uri=dataset_uri, sample_rows=sample_rows, seed=seed)
         fetched.set_display_name("Fetch dataset").set_caching_options(False)  # a schedule must see new data
@@ -84,10 +87,13 @@ def build(gpu: bool = False):
             kubernetes.add_toleration(trained, key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")
 
         evaluated = evaluate(bundle=trained.outputs["bundle"], train=split.outputs["train"],
-                             test=split.outputs["test"], min_accuracy=min_accuracy)
-        evaluated.set_display_name("Evaluate").set_cpu_request("1").set_memory_request("2G").set_memory_limit("8G")
+                             test=split.outputs["test"], min_accuracy=min_accuracy, model_store_uri=model_store_uri,
+                             public_test_uri=public_test_uri, tolerance=tolerance, force=force)
+        evaluated.set_display_name("Champion vs challenger").set_caching_options(False)  # the champion may change
+        evaluated.set_cpu_request("1").set_memory_request("2G").set_memory_limit("8G")
+        _with_s3(evaluated)
 
-        with dsl.If(evaluated.outputs["Output"] == True, name="accuracy-gate"):  # noqa: E712 (a KFP condition)
+        with dsl.If(evaluated.outputs["Output"] == True, name="champion-gate"):  # noqa: E712 (a KFP condition)
             exported = export_model(bundle=trained.outputs["bundle"], evaluation=evaluated.outputs["evaluation"],
                                     model_store_uri=model_store_uri, version=version)
             exported.set_display_name("Publish model").set_caching_options(False)

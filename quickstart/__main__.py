@@ -6,6 +6,8 @@
 4. stores one result per tweet in SQLite, or in DynamoDB with SINK=dynamodb: DynamoDB Local, installed and
    started here, unless AWS_ENDPOINT_URL_DYNAMODB or AWS credentials point at another
 5. prints a summary and writes results/report.html and results/report.png
+then runs the monitor pipeline (kfp.local) on these results against the champion. Run it again and
+the new model meets the first as its champion: the run shows the champion/challenger decision.
 Settings are checked first, in the first second. Each step logs to results/logs/<step>.log. Exit 0
 when every step worked; otherwise 1 and a sentence naming the step and its log, or the setting.
 """
@@ -33,7 +35,7 @@ from twitter_sentiment.settings import ConfigError, Settings, load
 
 # Training-log lines worth seeing on the console while the full log goes to results/logs/train.log.
 PROGRESS = re.compile(r"Task '[\w-]+' finished with status|word2vec (vocabulary|epoch (8|16|24|32)/)|"
-                      r"^\s*\d+/\d+ - .*val_loss|classifier trained|\*\*Gate:\*\*")
+                      r"^\s*\d+/\d+ - .*val_loss|classifier trained|champion/challenger:|nothing was published")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -164,7 +166,7 @@ class Run:
         from twitter_sentiment.store import ModelStore
 
         self.version = ModelStore(str(self.store)).latest()
-        self.say(f"    published bundle {self.store / self.version} in {time.monotonic() - started:.0f}s")
+        self.say(f"    the champion is {self.store / self.version} ({time.monotonic() - started:.0f}s)")
 
     def serve(self, stack: ExitStack) -> str:
         log = self.logs / "serve.log"
@@ -206,6 +208,20 @@ class Run:
             raise StepFailed("stream", log, f"the replay could not be read: {summary.error}")
         return summary
 
+    def monitor(self) -> None:
+        """The monitor pipeline over this run's results, its window ending at the last tweet."""
+        from datetime import datetime, timedelta
+
+        results = (f"sqlite://{Path(self.sqlite_path).resolve()}" if self.settings.sink == "sqlite" else
+                   f"dynamodb://{self.settings.dynamodb_table}")
+        end = (datetime.fromisoformat(self.last_tweet.replace("Z", "+00:00")) + timedelta(seconds=1)).isoformat() \
+            if self.last_tweet else ""  # the replay's tweets carry their recorded times, not now
+        self.say(f"monitor: the drift pipeline (kfp.local) on these results vs the champion "
+                 f"(log {self.logs / 'monitor.log'})")
+        self._run("monitor", [sys.executable, "-m", "pipelines", "monitor-local", "--results", results,
+                              "--model-store", str(self.store), "--artifacts", str(self.results / "artifacts"),
+                              "--window-end", end], echo=re.compile(r"^monitor: |# Monitor: "))
+
     def report(self, summary, url: str) -> None:
         from streamer.sinks import open_sink
         from twitter_sentiment.bundle import read_metadata
@@ -229,6 +245,7 @@ class Run:
             f"DynamoDB table {self.settings.dynamodb_table}, {self.dynamodb}",
         }
         page = write_report(self.results, items, evaluation, facts)
+        self.last_tweet = max((item["date"] for item in items), default="")
         self.say("4/5 summary")
         for key, value in facts.items():
             print(f"    {key:18} {value}")
@@ -279,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
             url = run.serve(stack)
             summary = run.stream(url)
             run.report(summary, url)
+            run.monitor()
             if args.keep_serving:
                 run.say(f"the model server stays up at {url}"
                         f"{' (and DynamoDB Local)' if run.dynamodb_env else ''}; Ctrl-C stops it")

@@ -64,26 +64,11 @@ def reference_scores(reference, texts: list[str]) -> np.ndarray:
     return reference.predict_proba(texts)[:, 1]
 
 
-def markdown_report(model: dict, reference: dict, matrix: list[list[int]], min_accuracy: float,
-                    passed: bool) -> str:
-    rows = ["accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "neutral_share"]
-    lines = [
-        "# Evaluation on the held-out test split",
-        "",
-        f"**Gate:** accuracy {model['accuracy']:.4f} {'≥' if passed else '<'} min_accuracy {min_accuracy:.4f}"
-        f" → **{'PASSED: the model is published' if passed else 'FAILED: nothing is published'}**",
-        "",
-        "| metric | Word2vec + LSTM | TF-IDF + logistic regression |",
-        "|---|---|---|",
-        *[f"| {name} | {model[name]:.4f} | {reference[name]:.4f} |" for name in rows],
-        f"| test tweets | {model['examples']} | {reference['examples']} |",
-        "",
-        "Confusion matrix (threshold 0.5):",
-        "",
-        f"| true \\ predicted | {' | '.join(BINARY_LABELS)} |",
-        "|---|---|---|",
-        *[f"| {label} | {row[0]} | {row[1]} |" for label, row in zip(BINARY_LABELS, matrix)],
-        "",
-        "`neutral_share`: test tweets whose score falls in the NEUTRAL band of the bundle's thresholds.",
-    ]
-    return "\n".join(lines) + "\n"
+SUMMARY_METRICS = ("accuracy", "f1", "roc_auc", "log_loss")  # what `versions list` shows of each split
+
+
+def comparable_metrics(evaluation: dict) -> dict:
+    """Flat metrics of a recorded evaluation: held-out split first, then the public set (`public_*`)."""
+    held_out, public = evaluation.get("model") or {}, evaluation.get("public") or {}
+    return {**{name: held_out[name] for name in SUMMARY_METRICS if name in held_out},
+            **{f"public_{name}": public[name] for name in SUMMARY_METRICS if name in public}}

@@ -79,31 +79,78 @@ def classifier(train_path: str, validation_path: str, vectors_path: str, bundle_
     return summary
 
 
-def evaluate(bundle_dir: str, train_path: str, test_path: str, min_accuracy: float) -> dict:
-    """The model and the TF-IDF reference on the test split; `passed` is the publishing gate."""
+def _scores(model: SentimentModel, sets: dict[str, tuple[list[str], np.ndarray]]) -> dict:
+    """Metrics, confusion matrix and ROC of `model` on each evaluation set: {set: {...}}."""
+    out = {}
+    for name, (texts, y_true) in sets.items():
+        scores = model.score_clean(texts)
+        out[name] = {"metrics": evaluation.metrics(y_true, scores, model.thresholds), "scores": scores,
+                     "confusion_matrix": evaluation.confusion(y_true, scores),
+                     "roc": dict(zip(("fpr", "tpr", "thresholds"), evaluation.roc_points(y_true, scores)))}
+    return out
+
+
+def public_set(uri: str) -> tuple[list[str], np.ndarray]:
+    """A labelled public test set (e.g. sentiment140's hand-labelled tweets): cleaned texts, 0/1 labels."""
+    prepared, _ = dataset.prepare(dataset.read_dataset(uri)[0])
+    return prepared["clean"].tolist(), prepared["label"].to_numpy()
+
+
+def evaluate(bundle_dir: str, train_path: str, test_path: str, min_accuracy: float, model_store_uri: str = "",
+             public_test_uri: str = "", tolerance: float = 0.01, force: bool = False) -> dict:
+    """The challenger, the store's champion and the TF-IDF reference on the held-out split and the public
+    set; `passed` is the publishing decision (see `champion`)."""
+    import tempfile
+
+    from twitter_sentiment import champion as champions
+    from twitter_sentiment import drift
+
     model = SentimentModel.load(bundle_dir)
     test = dataset.load(test_path)
-    y_true = test["label"].to_numpy()
+    sets = {champions.HELD_OUT: (test["clean"].tolist(), test["label"].to_numpy())}
+    if public_test_uri:
+        sets[champions.PUBLIC] = public_set(public_test_uri)
+    else:
+        log.warning("no public_test_uri: the challenger and champion are compared on the held-out split only")
     started = time.monotonic()
-    scores = model.score_clean(test["clean"].tolist())
+    mine = _scores(model, sets)
     scoring_seconds = time.monotonic() - started
     train = dataset.load(train_path)
     reference = evaluation.tfidf_reference(train["clean"].tolist(), train["label"].to_numpy())
-    reference_scores = evaluation.reference_scores(reference, test["clean"].tolist())
-    model_metrics = evaluation.metrics(y_true, scores, model.thresholds)
-    reference_metrics = evaluation.metrics(y_true, reference_scores, model.thresholds)
-    matrix = evaluation.confusion(y_true, scores)
-    passed = bool(model_metrics["accuracy"] >= min_accuracy)
-    return {
-        "model": model_metrics,
+    held_out_texts, y_true = sets[champions.HELD_OUT]
+    reference_metrics = evaluation.metrics(y_true, evaluation.reference_scores(reference, held_out_texts),
+                                           model.thresholds)
+    with tempfile.TemporaryDirectory(prefix="twitter-sentiment-champion-") as directory:
+        champion = champions.load_champion(model_store_uri, directory)
+        theirs = _scores(champion.model, sets) if champion.model is not None else {}
+    if champion.status != champions.READY:
+        log.warning("champion/challenger: %s", champion.reason)
+    challenger = {name: scored["metrics"] for name, scored in mine.items()}
+    champion_scores = {name: scored["metrics"] for name, scored in theirs.items()}
+    decision = champions.decide(challenger, champion_scores, champion,
+                                champions.Gate(min_accuracy, tolerance, force))
+    held_out = mine[champions.HELD_OUT]
+    result = {
+        "model": held_out["metrics"],
+        "public": challenger.get(champions.PUBLIC),
+        "scores": challenger,
         "reference_tfidf": reference_metrics,
-        "confusion_matrix": matrix,
-        "roc": dict(zip(("fpr", "tpr", "thresholds"), evaluation.roc_points(y_true, scores))),
+        "confusion_matrix": held_out["confusion_matrix"],
+        "roc": held_out["roc"],
+        "champion": {"version": champion.version, "status": champion.status, "reason": champion.reason,
+                     "scores": champion_scores,
+                     "confusion_matrix": theirs[champions.HELD_OUT]["confusion_matrix"] if theirs else None,
+                     "roc": theirs[champions.HELD_OUT]["roc"] if theirs else None},
+        "decision": decision,
         "min_accuracy": min_accuracy,
-        "passed": passed,
-        "scoring_tweets_per_second": round(len(test) / max(scoring_seconds, 1e-9), 1),
-        "report_markdown": evaluation.markdown_report(model_metrics, reference_metrics, matrix, min_accuracy, passed),
+        "tolerance": tolerance,
+        "public_test_uri": public_test_uri,
+        "passed": decision["publish"],
+        "profile": drift.profile(held_out["scores"], held_out_texts, model.vocabulary, model.thresholds),
+        "scoring_tweets_per_second": round(len(held_out_texts) / max(scoring_seconds, 1e-9), 1),
     }
+    result["report_markdown"] = champions.markdown(result)
+    return result
 
 
 def code_version() -> str:
@@ -139,7 +186,9 @@ def _publish(bundle_dir: Path, evaluation_result: dict, store_uri: str, version:
         "version": version,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "code_version": code_version(),
-        "evaluation": {k: evaluation_result[k] for k in ("model", "reference_tfidf", "confusion_matrix",
-                                                          "min_accuracy")},
+        "evaluation": {k: evaluation_result.get(k) for k in (
+            "model", "public", "reference_tfidf", "confusion_matrix", "min_accuracy", "tolerance", "public_test_uri",
+            "decision", "profile")} | {"champion": {k: evaluation_result.get("champion", {}).get(k)
+                                                   for k in ("version", "status", "reason", "scores")}},
     })
     return ModelStore(store_uri).publish(bundle_dir, version)

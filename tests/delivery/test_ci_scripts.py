@@ -8,6 +8,7 @@ import json
 import shutil
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,8 +48,14 @@ def tree_digest(root: Path) -> str:
 
 
 @pytest.fixture
-def cluster(tmp_path):
-    """A stub cluster: run(script, **env) runs ci/<script> with the stubs first on PATH."""
+def cluster(tmp_path, moto_endpoint):
+    """A stub cluster: run(script, **env) runs ci/<script> with the stubs first on PATH. The model store is
+    real: S3 on the moto server, its LATEST holding STUB_LATEST, read by `python -m pipelines versions`."""
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1", aws_access_key_id="test",
+                      aws_secret_access_key="test")
+    s3.create_bucket(Bucket="models-bucket")
     stub_dir = tmp_path / "stubs"
     stubs.install(stub_dir)
     kubectl = tool("kubectl")
@@ -60,7 +67,10 @@ def cluster(tmp_path):
             (stub_dir / "cluster.json").write_text(json.dumps(state))
 
         def run(self, script: str, cwd: Path = tmp_path, **variables: str) -> subprocess.CompletedProcess:
-            env = stubs.environment(stub_dir, kubectl, **variables)
+            s3.put_object(Bucket="models-bucket", Key="models/twitter-sentiment/LATEST",
+                          Body=variables.pop("STUB_LATEST", "").encode())
+            env = stubs.environment(stub_dir, kubectl, PYTHON=sys.executable, AWS_ENDPOINT_URL_S3=moto_endpoint,
+                                    AWS_DEFAULT_REGION="us-east-1", **variables)
             return subprocess.run(["bash", str(REPO / "ci" / script) if "/" not in script else script],
                                   cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False)
 
@@ -118,7 +128,6 @@ def test_deploy_applies_the_digests_the_model_version_and_the_secrets(cluster, t
             "STREAMER_ROLE_ARN"]
     assert "unreleased" not in yaml.safe_dump_all(objects)
 
-    assert ["s3", "cp", "s3://models-bucket/models/twitter-sentiment/LATEST", "-"] in cluster.calls("aws")
     rollouts = [c for c in cluster.calls("kubectl") if "rollout" in c]
     assert {c[-2] for c in rollouts} == {"deployment/twitter-sentiment-predictor",
                                          "deployment/twitter-sentiment-streamer"}

@@ -77,6 +77,8 @@ def test_it_runs_end_to_end(finished):
         assert step in result.stdout
     assert "tweets received    300" in result.stdout and "stored             300" in result.stdout
     assert "curl -s http://127.0.0.1:" in result.stdout
+    assert "champion/challenger: no champion yet" in result.stdout
+    assert "monitor: stable (300 results" in result.stdout or "monitor: drift (300 results" in result.stdout
 
 
 def test_every_tweet_is_stored_once_with_its_fields(finished):
@@ -143,3 +145,15 @@ def test_sink_dynamodb_alone_starts_dynamodb_local_and_stops_it(tmp_path):
     assert "aws dynamodb scan --table-name twitter-sentiment-results" in query and "--region us-east-1" in query
     port = int(query.split("--endpoint-url http://127.0.0.1:")[1].split()[0])
     assert not port_taken(port)  # stopped at the end
+
+
+@pytest.mark.slow
+def test_a_second_run_shows_the_champion_challenger_decision(finished):
+    tmp_path, first = finished
+    from twitter_sentiment.store import ModelStore
+
+    champion = ModelStore(str(tmp_path / "store")).latest()
+    second = quickstart(tmp_path, "--tweets", "300", *SMALL)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "champion/challenger: the challenger" in second.stdout and champion in second.stdout
+    assert "monitor: " in second.stdout and "# Monitor: " in second.stdout

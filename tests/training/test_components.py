@@ -23,7 +23,8 @@ def steps(tmp_path_factory):
     a = {name: art(cls, d / name) for name, cls in [
         ("raw", Dataset), ("train", Dataset), ("validation", Dataset), ("test", Dataset), ("stats", Metrics),
         ("vectors", Model), ("bundle", Model), ("training_metrics", Metrics), ("metrics", Metrics),
-        ("classification", ClassificationMetrics), ("report", Markdown), ("evaluation", Artifact)]}
+        ("classification", ClassificationMetrics), ("champion_metrics", Metrics),
+        ("champion_classification", ClassificationMetrics), ("report", Markdown), ("evaluation", Artifact)]}
     out = fetch_dataset.python_func(dataset_uri="sample", sample_rows=1500, seed=3, dataset=a["raw"])
     preprocess.python_func(raw=a["raw"], validation_fraction=0.1, test_fraction=0.1, seed=3, train=a["train"],
                            validation=a["validation"], test=a["test"], stats=a["stats"])
@@ -36,9 +37,25 @@ def steps(tmp_path_factory):
         learning_rate=0.001, patience=1, max_words=0,
         negative_max=0.4, positive_min=0.7, seed=3, bundle=a["bundle"], training_metrics=a["training_metrics"])
     passed = evaluate.python_func(bundle=a["bundle"], train=a["train"], test=a["test"], min_accuracy=0.0,
-                                  metrics=a["metrics"], classification=a["classification"], report=a["report"],
+                                  model_store_uri="", public_test_uri="", tolerance=0.01, force=False,
+                                  metrics=a["metrics"], classification=a["classification"],
+                                  champion_metrics=a["champion_metrics"],
+                                  champion_classification=a["champion_classification"], report=a["report"],
                                   evaluation=a["evaluation"])
     return {"artifacts": a, "fetch": out, "passed": passed}
+
+
+def run_evaluate(steps, tmp_path, store="", public="", tolerance=0.01, force=False, min_accuracy=0.0) -> tuple:
+    """The evaluate component against `store`'s champion: (passed, result, {output name: artifact})."""
+    a = steps["artifacts"]
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    out = {name: art(cls, tmp_path / name) for name, cls in [
+        ("metrics", Metrics), ("classification", ClassificationMetrics), ("champion_metrics", Metrics),
+        ("champion_classification", ClassificationMetrics), ("report", Markdown), ("evaluation", Artifact)]}
+    passed = evaluate.python_func(bundle=a["bundle"], train=a["train"], test=a["test"], min_accuracy=min_accuracy,
+                                  model_store_uri=str(store), public_test_uri=str(public), tolerance=tolerance,
+                                  force=force, **out)
+    return passed, json.load(open(out["evaluation"].path)), out
 
 
 def test_fetch_outputs(steps):
@@ -81,13 +98,10 @@ def test_evaluate_logs_what_the_ui_draws(steps):
 
 
 def test_evaluate_gate_fails_above_the_accuracy(steps, tmp_path):
-    a = steps["artifacts"]
-    passed = evaluate.python_func(bundle=a["bundle"], train=a["train"], test=a["test"], min_accuracy=1.01,
-                                  metrics=art(Metrics, tmp_path / "m"),
-                                  classification=art(ClassificationMetrics, tmp_path / "c"),
-                                  report=art(Markdown, tmp_path / "r"), evaluation=art(Artifact, tmp_path / "e"))
-    assert passed is False
-    assert "FAILED: nothing is published" in open(tmp_path / "r").read()
+    passed, result, out = run_evaluate(steps, tmp_path, min_accuracy=1.01)
+    assert passed is False and result["decision"]["verdict"] == "floor_failed"
+    report = open(out["report"].path).read()
+    assert "NOT PUBLISHED" in report and "no champion yet" in report and "< min_accuracy 1.01" in report
 
 
 def test_export_publishes_with_provenance(steps, tmp_path):
@@ -112,3 +126,109 @@ def test_export_refuses_a_failed_evaluation(steps, tmp_path):
         export_model.python_func(bundle=a["bundle"], evaluation=art(Artifact, failed),
                                  model_store_uri=str(tmp_path / "store"), version="")
     assert not (tmp_path / "store").exists()
+
+
+# --- champion and challenger -------------------------------------------------------------------------------------
+def publish_challenger(steps, tmp_path, store, version="champion-1") -> str:
+    """Publish this module's challenger itself as the champion: the two score exactly alike."""
+    _, result, out = run_evaluate(steps, tmp_path / "first", store)
+    export_model.python_func(bundle=steps["artifacts"]["bundle"], evaluation=out["evaluation"],
+                             model_store_uri=str(store), version=version)
+    return version
+
+
+def test_champion_of_equal_accuracy_is_replaced_within_the_tolerance(steps, tmp_path):
+    store = tmp_path / "store"
+    publish_challenger(steps, tmp_path, store)
+    passed, result, out = run_evaluate(steps, tmp_path / "second", store, tolerance=0.0)
+    assert passed is True and result["decision"]["verdict"] == "challenger_wins"
+    assert result["champion"]["scores"]["held_out"]["accuracy"] == result["model"]["accuracy"]
+    # both models side by side in the UI: each has its Metrics and its ClassificationMetrics
+    assert out["champion_metrics"].metadata["accuracy"] == out["metrics"].metadata["accuracy"]
+    assert out["champion_metrics"].metadata["compared"] == 1.0
+    assert out["champion_classification"].metadata["confusionMatrix"]["rows"]
+    assert "| held-out split | accuracy |" in open(out["report"].path).read()
+    assert "champion champion-1" in open(out["report"].path).read()
+
+
+def test_challenger_worse_than_the_tolerance_is_a_successful_run_that_publishes_nothing(steps, tmp_path):
+    store = tmp_path / "store"
+    publish_challenger(steps, tmp_path, store)
+    # A negative tolerance asks the challenger to beat the champion by 0.01; an equal one is refused.
+    passed, result, out = run_evaluate(steps, tmp_path / "second", store, tolerance=-0.01)
+    assert passed is False and result["decision"]["verdict"] == "champion_kept"
+    report = open(out["report"].path).read()
+    assert "NOT PUBLISHED" in report and "champion-1 stays" in report
+    with pytest.raises(RuntimeError, match="did not pass"):
+        export_model.python_func(bundle=steps["artifacts"]["bundle"], evaluation=out["evaluation"],
+                                 model_store_uri=str(store), version="")
+    assert ModelStore(str(store)).versions() == ["champion-1"]
+
+
+def test_force_publishes_and_says_so(steps, tmp_path):
+    store = tmp_path / "store"
+    publish_challenger(steps, tmp_path, store)
+    passed, result, out = run_evaluate(steps, tmp_path / "second", store, tolerance=-0.01, force=True)
+    assert passed is True and result["decision"]["forced"] is True
+    assert "force=true was used" in open(out["report"].path).read()
+    export_model.python_func(bundle=steps["artifacts"]["bundle"], evaluation=out["evaluation"],
+                             model_store_uri=str(store), version="forced")
+    recorded = ModelStore(str(store)).metadata("forced")["evaluation"]["decision"]
+    assert recorded["forced"] is True and "force=true" in recorded["reason"]
+
+
+def test_public_set_is_scored_for_both_models(steps, tmp_path, sentiment140_testdata):
+    store = tmp_path / "store"
+    publish_challenger(steps, tmp_path, store)
+    passed, result, out = run_evaluate(steps, tmp_path / "second", store, public=sentiment140_testdata, tolerance=0)
+    assert result["public"]["examples"] == 359  # sentiment140's hand-labelled positive and negative tweets
+    assert result["champion"]["scores"]["public"]["accuracy"] == result["public"]["accuracy"]
+    assert out["metrics"].metadata["public_accuracy"] == result["public"]["accuracy"]
+    assert "| public set | accuracy |" in open(out["report"].path).read()
+
+
+def test_without_a_public_set_it_warns(steps, tmp_path, capfd):
+    _, result, out = run_evaluate(steps, tmp_path)
+    assert result["public"] is None
+    assert "WARNING twitter_sentiment.training: no public_test_uri" in capfd.readouterr().err
+    assert "No public set was given" in open(out["report"].path).read()
+
+
+def test_unreadable_champion_is_said_clearly_and_nothing_is_published(steps, tmp_path):
+    store = tmp_path / "store"
+    publish_challenger(steps, tmp_path, store)
+    (store / "champion-1" / "model.keras").write_bytes(b"not a model")
+    passed, result, out = run_evaluate(steps, tmp_path / "second", store)
+    assert passed is False and result["champion"]["status"] == "unreadable"
+    report = open(out["report"].path).read()
+    assert "champion champion-1 cannot be read" in report and "does not match its sha256" in report
+    assert "force=true" in report  # the way out is named
+
+
+def test_champion_with_other_cleaning_rules_is_reported_incomparable(steps, tmp_path):
+    store = tmp_path / "store"
+    publish_challenger(steps, tmp_path, store)
+    metadata = json.loads((store / "champion-1" / "metadata.json").read_text())
+    (store / "champion-1" / "metadata.json").write_text(json.dumps({**metadata, "cleaning_version": "0"}))
+    passed, result, _ = run_evaluate(steps, tmp_path / "second", store, min_accuracy=0.0)
+    assert result["champion"]["status"] == "incomparable" and "cleaning rules v0" in result["champion"]["reason"]
+    assert passed is True and result["decision"]["verdict"] == "floor_passed"  # the absolute floor decides
+
+
+def test_champion_in_s3_is_compared(steps, tmp_path, aws_env):
+    import boto3
+
+    boto3.client("s3", endpoint_url=aws_env).create_bucket(Bucket="champions")
+    store = "s3://champions/models/twitter-sentiment"
+    publish_challenger(steps, tmp_path, store)
+    passed, result, _ = run_evaluate(steps, tmp_path / "second", store, tolerance=0.0)
+    assert result["champion"]["version"] == "champion-1" and result["champion"]["status"] == "ready"
+    assert passed is True
+
+
+def test_export_records_the_profile_the_monitor_compares_with(steps, tmp_path):
+    store = tmp_path / "store"
+    publish_challenger(steps, tmp_path, store)
+    profile = ModelStore(str(store)).metadata("champion-1")["evaluation"]["profile"]
+    assert sum(profile["score_histogram"]) == pytest.approx(1.0)
+    assert set(profile["label_mix"]) == {"NEGATIVE", "NEUTRAL", "POSITIVE"} and 0 <= profile["oov_share"] < 1

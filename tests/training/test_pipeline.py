@@ -36,10 +36,15 @@ def test_compiled_yaml_is_a_valid_pipeline_spec(tmp_path):
     assert tasks["train-classifier"].task_info.name == "Train classifier"
     assert "evaluate" in tasks["condition-1"].trigger_policy.condition
     assert spec.root.input_definitions.parameters["model_store_uri"].default_value.string_value == "s3://models/ts"
+    parameters = spec.root.input_definitions.parameters
+    assert parameters["tolerance"].default_value.number_value == 0.01
+    assert parameters["force"].default_value.bool_value is False
+    assert parameters["public_test_uri"].default_value.string_value == ""
+    assert tasks["evaluate"].caching_options.enable_cache is False  # the champion may have changed since
     classifier = spec.deployment_spec["executors"]["exec-train-classifier"]["container"]
     assert classifier["resources"]["accelerator"]["resourceType"] == "nvidia.com/gpu"
     secrets = docs[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
-    assert {"exec-fetch-dataset", "exec-export-model"} <= set(secrets)
+    assert {"exec-fetch-dataset", "exec-evaluate", "exec-export-model"} <= set(secrets)  # evaluate reads the champion
     assert secrets["exec-fetch-dataset"]["secretAsEnv"][0]["secretName"] == "aws-credentials"
     assert secrets["exec-train-classifier"]["tolerations"][0]["key"] == "nvidia.com/gpu"
     # The compiled defaults are the core's: what a run from the UI trains is what the core's defaults say.
@@ -52,7 +57,7 @@ def test_compiled_yaml_is_a_valid_pipeline_spec(tmp_path):
 
 
 @pytest.mark.slow
-def test_run_local_publishes_a_bundle(tmp_path, capsys):
+def test_run_local_publishes_a_bundle_then_keeps_the_better_champion(tmp_path, capsys):
     store = tmp_path / "store"
     code = main(["run-local", "--artifacts", str(tmp_path / "art"), "--model-store", str(store),
                  "--min-accuracy", "0.0", *FAST])
@@ -63,6 +68,15 @@ def test_run_local_publishes_a_bundle(tmp_path, capsys):
     model = SentimentModel.load(store / latest)
     assert model.metadata["evaluation"]["min_accuracy"] == 0.0
     assert model.metadata["dataset"]["uri"] == "sample"
+    assert "champion/challenger: no champion yet" in out
+
+    # The second run meets a champion; a tolerance of -1 asks for 1.0 more accuracy: refused, and the run succeeds.
+    code = main(["run-local", "--artifacts", str(tmp_path / "art"), "--model-store", str(store),
+                 "--min-accuracy", "0.0", "--param", "tolerance=-1", *FAST])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"{latest} stays" in out and f"nothing was published: {latest} stays the champion" in out
+    assert ModelStore(str(store)).versions() == [latest] and ModelStore(str(store)).latest() == latest
 
 
 @pytest.mark.slow
