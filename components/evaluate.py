@@ -11,7 +11,21 @@ def evaluate(bundle: Input[Model], train: Input[Dataset], test: Input[Dataset], 
     """Score the model and a TF-IDF reference on the test split; the Kubeflow UI draws the confusion
     matrix and ROC curve. Returns whether the model passes the gate (accuracy >= min_accuracy).
 
-    A single return value (output `Output`), because kfp.local resolves only that form in a dsl.If."""
+    A single return value (output `Output`), because kfp.local resolves only that form in a dsl.If.
+
+    Args:
+        bundle: The unpublished model bundle train_classifier wrote.
+        train: The training split, for the TF-IDF reference model.
+        test: The held-out test split both models are scored on.
+        min_accuracy: The gate: the model passes if its test accuracy reaches this.
+
+    Returns:
+        metrics: Accuracy, F1, ROC AUC and the NEUTRAL band's share, the model's and the reference's.
+        classification: Confusion matrix and ROC curve, drawn by the Kubeflow UI.
+        report: The evaluation as a Markdown report (the run's Visualizations tab).
+        evaluation: The whole evaluation as JSON, which export_model stores in the bundle's metadata.
+        Output: Whether the model passed the gate (accuracy >= min_accuracy); the pipeline's dsl.If reads it.
+    """
     import json
 
     from twitter_sentiment import logs, training

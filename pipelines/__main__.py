@@ -2,8 +2,14 @@
 
     python -m pipelines run-local                 # the whole pipeline on this machine, embedded sample
     python -m pipelines compile -o pipeline.yaml
-    python -m pipelines upload --host $KFP_HOST --version v1.2.0
-    python -m pipelines schedule --host $KFP_HOST --cron "0 0 2 * * *"
+    python -m pipelines upload --version v1.2.0
+    python -m pipelines run --version v1.2.0 --dataset-uri s3://bucket/sentiment140.csv
+    python -m pipelines schedule --version v1.2.0 --cron "0 0 2 * * *"
+
+upload, run and schedule reach KFP at --host (KFP_HOST), or with no host through the Kubernetes API
+server of --kube-context (KUBE_CONTEXT; the GitLab agent's context in CI): no public endpoint needed.
+compile needs COMPONENT_IMAGE (the components image CI built) and MODEL_STORE_URI (the stack's
+ModelStoreUri output): a pipeline compiled without them would run an image nobody pushed.
 """
 
 from __future__ import annotations
@@ -50,11 +56,24 @@ def _preset_params(name: str) -> dict:
     return {k: v for k, v in dataclasses.asdict(preset(name)).items() if k in defaults and k != "seed"}
 
 
+def _refuse_placeholders(args) -> None:
+    """A compiled pipeline must name the image CI pushed and the bucket infra/ created, not a placeholder."""
+    from components import image
+
+    if image.COMPONENT_IMAGE == image.DEFAULT_IMAGE:
+        raise SystemExit("error: COMPONENT_IMAGE is not set: set it to the components image CI pushed "
+                         "($CI_REGISTRY_IMAGE/components@sha256:…, pull_image's output) before compiling.")
+    if not args.model_store_uri:
+        raise SystemExit("error: MODEL_STORE_URI is not set: pass --model-store-uri or set MODEL_STORE_URI to "
+                         "the stack's ModelStoreUri output (s3://<model bucket>/models/twitter-sentiment).")
+
+
 def cmd_compile(args) -> int:
     from kfp import compiler
 
     from pipelines.training import build
 
+    _refuse_placeholders(args)
     overrides = {k: v for k, v in (("model_store_uri", args.model_store_uri), ("dataset_uri", args.dataset_uri)) if v}
     compiler.Compiler().compile(build(gpu=args.gpu), args.output, pipeline_parameters=overrides or None)
     print(f"compiled {args.output}")
@@ -123,9 +142,26 @@ def cmd_upload(args) -> int:
         if not args.package:
             cmd_compile(argparse.Namespace(output=package, gpu=args.gpu, model_store_uri=args.model_store_uri,
                                            dataset_uri=args.dataset_uri))
-        client = kfp_server.connect(args.host)
+        client = kfp_server.connect(args.host, kube_context=args.kube_context)
         pipeline_id, version_id = kfp_server.upload(client, package, args.pipeline_name or PIPELINE_NAME, args.version)
     print(f"uploaded pipeline {pipeline_id} version {version_id}")
+    return 0
+
+
+def _dataset_uri(args, params: dict) -> str:
+    return params.get("dataset_uri") or args.dataset_uri or _pipeline_defaults()["dataset_uri"]
+
+
+def cmd_run(args) -> int:
+    from pipelines import kfp_server
+    from pipelines.training import PIPELINE_NAME
+
+    params = _parse_params(args.param)
+    dataset_uri = _dataset_uri(args, params)
+    client = kfp_server.connect(args.host, kube_context=args.kube_context)
+    run_id = kfp_server.start_run(client, args.pipeline_name or PIPELINE_NAME, args.experiment, dataset_uri,
+                                  args.version, params)
+    print(f"run {kfp_server.run_name(dataset_uri, args.version)} ({run_id}) in experiment {args.experiment}")
     return 0
 
 
@@ -134,14 +170,20 @@ def cmd_schedule(args) -> int:
     from pipelines.training import PIPELINE_NAME
 
     expression = cron.validate(args.cron)
-    client = kfp_server.connect(args.host)
-    run_id = kfp_server.schedule(client, args.pipeline_name or PIPELINE_NAME, args.experiment, args.name,
-                                 expression, _parse_params(args.param))
-    print(f"recurring run {args.name} ({run_id}): {expression}")
+    params = _parse_params(args.param)
+    dataset_uri = _dataset_uri(args, params)
+    # The runs it starts are listed under this name: which data, which code.
+    job_name = f"{args.name}: {os.path.basename(dataset_uri.rstrip('/')) or dataset_uri} @ {args.version}"
+    client = kfp_server.connect(args.host, kube_context=args.kube_context)
+    run_id = kfp_server.schedule(client, args.pipeline_name or PIPELINE_NAME, args.experiment, job_name,
+                                 expression, params, kfp_server.run_description(dataset_uri, args.version))
+    print(f"recurring run {job_name} ({run_id}): {expression}")
     return 0
 
 
 def parser() -> argparse.ArgumentParser:
+    from pipelines.training import EXPERIMENT
+
     main = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = main.add_subparsers(dest="command", required=True)
@@ -169,18 +211,34 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="any pipeline parameter")
     p.set_defaults(func=cmd_run_local)
 
+    def server_options(p):
+        p.add_argument("--host", default=os.environ.get("KFP_HOST"),
+                       help="KFP's URL (env KFP_HOST); default: through the Kubernetes API server of --kube-context")
+        p.add_argument("--kube-context", default=os.environ.get("KUBE_CONTEXT"),
+                       help="kubeconfig context (env KUBE_CONTEXT; CI: the GitLab agent's); default: the current one")
+        p.add_argument("--version", default=os.environ.get("CI_COMMIT_TAG") or time.strftime("%Y%m%d-%H%M%S"),
+                       help="the code version: the pipeline version's name (default $CI_COMMIT_TAG)")
+
     p = sub.add_parser("upload", help="upload the pipeline as a new version to a KFP server")
-    p.add_argument("--host", default=os.environ.get("KFP_HOST"), required=not os.environ.get("KFP_HOST"))
-    p.add_argument("--version", default=os.environ.get("CI_COMMIT_TAG") or time.strftime("%Y%m%d-%H%M%S"))
+    server_options(p)
     p.add_argument("--package", help="a compiled YAML (default: compile now)")
     p.add_argument("--pipeline-name")
     pipeline_options(p)
     p.set_defaults(func=cmd_upload)
 
+    p = sub.add_parser("run", help="start one training run of the newest uploaded version, in the experiment")
+    server_options(p)
+    p.add_argument("--dataset-uri", default=os.environ.get("DATASET_URI"))
+    p.add_argument("--experiment", default=EXPERIMENT)
+    p.add_argument("--pipeline-name")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    p.set_defaults(func=cmd_run)
+
     p = sub.add_parser("schedule", help="create or replace the recurring training run")
-    p.add_argument("--host", default=os.environ.get("KFP_HOST"), required=not os.environ.get("KFP_HOST"))
+    server_options(p)
+    p.add_argument("--dataset-uri", default=os.environ.get("DATASET_URI"))
     p.add_argument("--cron", default="0 0 2 * * *", help="six fields, seconds first (default: 02:00 daily)")
-    p.add_argument("--experiment", default="twitter-sentiment")
+    p.add_argument("--experiment", default=EXPERIMENT)
     p.add_argument("--name", default="twitter-sentiment-daily")
     p.add_argument("--pipeline-name")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
