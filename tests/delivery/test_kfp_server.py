@@ -204,8 +204,7 @@ def test_compile_refuses_placeholders_with_a_sentence(tmp_path, missing):
 
 
 def test_the_compiled_pipeline_names_the_built_image_and_the_stacks_bucket(package):
-    spec = yaml.safe_load_all(package.read_text())
-    pipeline, platform = next(spec), next(spec)
+    pipeline = next(yaml.safe_load_all(package.read_text()))
     images = {e["container"]["image"] for e in pipeline["deploymentSpec"]["executors"].values()}
     assert images == {os.environ["COMPONENT_IMAGE"]}
     assert pipeline["root"]["inputDefinitions"]["parameters"]["model_store_uri"]["defaultValue"] == STORE
