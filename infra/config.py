@@ -29,6 +29,7 @@ class InfraConfig:
     training_service_account: str = "kubeflow:pipeline-runner"
     predictor_service_account: str = "twitter-sentiment:twitter-sentiment-predictor"
     streamer_service_account: str = "twitter-sentiment:twitter-sentiment-streamer"
+    ui_service_account: str = "kubeflow:ml-pipeline-ui"  # the KFP UI's server reads run artifacts from S3
 
     def replace(self, **changes: Any) -> InfraConfig:
         return dataclasses.replace(self, **changes)
