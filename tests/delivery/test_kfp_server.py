@@ -149,6 +149,19 @@ def test_upload_reaches_kfp_through_the_agent_context(kfp_behind_agent, package)
     assert [v["display_name"] for v in kfp_behind_agent["versions"]] == ["v1.1.0"]
 
 
+@pytest.mark.slow  # kfp retries its health check five times, with back-off
+def test_kfp_clients_own_kube_context_mode_misses_the_proxy_path(kfp_behind_agent):
+    """Why connect() builds the proxied host itself: kfp.Client(kube_context=...) computes it, but the
+    kubernetes 30.1 loader's refresh hook resets the host before each request (kfp 2.17 client.py
+    _load_config; kubernetes/config/kube_config.py _set_config). When this fails, upstream fixed it."""
+    import kfp
+
+    with pytest.raises(TimeoutError, match="healthz"):  # the stand-in answers 404 off the proxy path
+        kfp.Client(kube_context=CONTEXT)  # its health check goes to the stand-in's bare /k8s-proxy/apis/…
+    paths = {r["path"] for r in kfp_behind_agent["requests"]}
+    assert paths == {"/k8s-proxy/apis/v2beta1/healthz"}, paths
+
+
 def test_a_context_without_a_token_is_refused_with_a_sentence(kfp_behind_agent, tmp_path, monkeypatch, capsys):
     config = yaml.safe_load(open(os.environ["KUBECONFIG"]))
     config["users"][0]["user"] = {"username": "admin", "password": "not-a-token"}
