@@ -45,7 +45,7 @@ serve: setup  ## serve ./model-store's LATEST on :8080 (KServe v1/v2, POST /pred
 test: setup tools dynamodb-local  ## the whole test suite
 	$(PY) -m pytest
 
-compile: setup  ## write pipeline.yaml for Kubeflow
+compile: setup  ## write pipeline.yaml for Kubeflow (set COMPONENT_IMAGE and MODEL_STORE_URI)
 	$(PY) -m pipelines compile -o pipeline.yaml
 
 bench: bench-training bench-serving bench-streamer  ## every benchmark (about 25 minutes)

@@ -150,12 +150,15 @@ def test_upload_reaches_kfp_through_the_agent_context(kfp_behind_agent, package)
 
 
 @pytest.mark.slow  # kfp retries its health check five times, with back-off
-def test_kfp_clients_own_kube_context_mode_misses_the_proxy_path(kfp_behind_agent):
+def test_kfp_clients_own_kube_context_mode_misses_the_proxy_path(kfp_behind_agent, monkeypatch):
     """Why connect() builds the proxied host itself: kfp.Client(kube_context=...) computes it, but the
     kubernetes 30.1 loader's refresh hook resets the host before each request (kfp 2.17 client.py
     _load_config; kubernetes/config/kube_config.py _set_config). When this fails, upstream fixed it."""
     import kfp
+    from kubernetes.config import kube_config
 
+    # The library reads KUBECONFIG once, at import (kube_config.KUBE_CONFIG_DEFAULT_LOCATION).
+    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", os.environ["KUBECONFIG"])
     with pytest.raises(TimeoutError, match="healthz"):  # the stand-in answers 404 off the proxy path
         kfp.Client(kube_context=CONTEXT)  # its health check goes to the stand-in's bare /k8s-proxy/apis/…
     paths = {r["path"] for r in kfp_behind_agent["requests"]}
