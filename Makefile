@@ -48,7 +48,7 @@ test: setup tools dynamodb-local  ## the whole test suite
 test-fast: setup  ## every test but the slow ones (training, pipelines, servers, images): about a minute
 	$(PY) -m pytest -m "not slow" -q
 
-compile: setup  ## write pipeline.yaml for Kubeflow
+compile: setup  ## write pipeline.yaml for Kubeflow (set COMPONENT_IMAGE and MODEL_STORE_URI)
 	$(PY) -m pipelines compile -o pipeline.yaml
 
 bench: bench-training bench-serving bench-streamer  ## every benchmark (about 25 minutes)

@@ -5,6 +5,9 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=ci/kube_context.sh
+source "$here/kube_context.sh"
+use_kube_context
 namespace="$(sed -n 's/^namespace: *\([a-z0-9-]*\).*/\1/p' "$here/../manifests/components/common/kustomization.yaml")"
 model="${MODEL_NAME:-twitter-sentiment}"
 cases="${SMOKE_TWEETS:-$here/smoke_tweets.json}"

@@ -18,8 +18,23 @@ def evaluate(bundle: Input[Model], train: Input[Dataset], test: Input[Dataset], 
     A single return value (output `Output`), because kfp.local resolves only that form in a dsl.If.
 
     Args:
-        model_store_uri: the store whose LATEST is the champion (empty: no champion).
+        bundle: The unpublished model bundle train_classifier wrote (the challenger).
+        train: The training split, for the TF-IDF reference model.
+        test: The held-out test split both models are scored on.
+        min_accuracy: The floor for a first model, when there is no comparable champion.
+        model_store_uri: The store whose LATEST is the champion (empty: no champion).
         public_test_uri: sentiment140's hand-labelled test CSV (S3 or local); empty skips it, with a warning.
+        tolerance: How much lower than the champion's the challenger's accuracy may be, on each set.
+        force: Publish whatever the comparison says; the report records it.
+
+    Returns:
+        metrics: The challenger's accuracy, F1, ROC AUC and NEUTRAL share, and the reference's (tfidf_*).
+        classification: The challenger's confusion matrix and ROC curve, drawn by the Kubeflow UI.
+        champion_metrics: The same figures for the champion, when there is one.
+        champion_classification: The champion's confusion matrix and ROC curve.
+        report: The comparison as a Markdown report (the run's Visualizations tab).
+        evaluation: The whole evaluation as JSON, which export_model stores in the bundle's metadata.
+        Output: Whether to publish the challenger; the pipeline's dsl.If reads it.
     """
     import json
 

@@ -13,8 +13,13 @@ def export_model(bundle: Input[Model], evaluation: Input[Artifact], model_store_
     then LATEST. An existing version is never overwritten.
 
     Args:
+        bundle: The model bundle to publish (train_classifier's output).
+        evaluation: evaluate's JSON result, stored with the bundle.
         model_store_uri: `s3://bucket/models/twitter-sentiment` or a local directory.
         version: the version name; empty makes `<UTC time>-<data fingerprint>`.
+
+    Returns:
+        version_uri: Where the version was published, `<model_store_uri>/<version>/`.
     """
     import json
     from collections import namedtuple

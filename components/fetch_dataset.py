@@ -15,6 +15,12 @@ def fetch_dataset(dataset_uri: str, sample_rows: int, seed: int, dataset: Output
         dataset_uri: `s3://bucket/key` (plain, .gz or .zip), a local path, or `sample` (the embedded tweets).
         sample_rows: keep a seeded random slice of this many rows; 0 keeps all.
         seed: seed of that slice.
+
+    Returns:
+        dataset: The rows as a normalised CSV (id, text, sentiment).
+        fingerprint: SHA-256 of the rows read, recorded in the bundle.
+        rows: Rows kept.
+        skipped: Rows that could not be read (malformed or unlabelled).
     """
     from collections import namedtuple
 

@@ -2,6 +2,8 @@
 
 import os
 
-DEFAULT_IMAGE = "registry.gitlab.com/twitter-sentiment/twitter-sentiment/components:latest"
+# A name that never resolves (.invalid), like the manifests' placeholders: `python -m pipelines compile`
+# refuses it, so no compiled pipeline points at an image CI never pushed. kfp.local ignores it.
+DEFAULT_IMAGE = "registry.invalid/twitter-sentiment/components:unreleased"
 # CI compiles with COMPONENT_IMAGE=$CI_REGISTRY_IMAGE/components@sha256:…, so a run uses exactly what was built.
 COMPONENT_IMAGE = os.environ.get("COMPONENT_IMAGE", DEFAULT_IMAGE)

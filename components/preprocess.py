@@ -8,7 +8,20 @@ from components.image import COMPONENT_IMAGE
 def preprocess(raw: Input[Dataset], validation_fraction: float, test_fraction: float, seed: int,
                train: Output[Dataset], validation: Output[Dataset], test: Output[Dataset], stats: Output[Metrics]):
     """Clean tweets (the same `clean_tweet` serving uses), drop neutral, empty and duplicate texts, and
-    split stratified and seeded into train/validation/test."""
+    split stratified and seeded into train/validation/test.
+
+    Args:
+        raw: The normalised dataset fetch_dataset wrote.
+        validation_fraction: Share of the rows held out for early stopping.
+        test_fraction: Share of the rows held out for the evaluation.
+        seed: Seed of the split.
+
+    Returns:
+        train: The training split.
+        validation: The validation split.
+        test: The test split.
+        stats: Row counts: read, dropped (neutral, empty, duplicate) and kept in each split.
+    """
     from twitter_sentiment import logs, training
 
     logs.setup()

@@ -13,7 +13,34 @@ def train_classifier(train: Input[Dataset], validation: Input[Dataset], vectors:
                      patience: int, max_words: int, negative_max: float, positive_min: float, seed: int,
                      bundle: Output[Model], training_metrics: Output[Metrics]):
     """Train the Keras classifier from the Word2vec vectors (early stopping on validation loss) and
-    write an unpublished model bundle."""
+    write an unpublished model bundle.
+
+    Args:
+        train: The training split.
+        validation: The validation split, for early stopping.
+        vectors: train_word2vec's vectors, the embedding's initial weights.
+        dataset_uri: Where the data came from, recorded in the bundle's metadata.
+        dataset_fingerprint: The data's SHA-256, recorded in the bundle's metadata.
+        sequence_length: Words per tweet the classifier reads; longer tweets are cut, shorter padded.
+        units: Units of the LSTM layer.
+        recurrent_dropout: LSTM recurrent dropout; above 0 it disables the fast cuDNN kernel.
+        dropout: Dropout before the output layer.
+        trainable_embedding: Fine-tune the word vectors while training.
+        bidirectional: Use a bidirectional LSTM.
+        balanced: Weight the classes so that each counts equally in the loss.
+        batch_size: Tweets per training step.
+        epochs: Most passes over the training split; early stopping may end sooner.
+        learning_rate: Adam's learning rate.
+        patience: Epochs without a better validation loss before training stops.
+        max_words: Vocabulary size kept, most frequent first; 0 keeps every word.
+        negative_max: A score at or below this is NEGATIVE (stored in the bundle).
+        positive_min: A score at or above this is POSITIVE; between is NEUTRAL.
+        seed: Seed of Keras and the shuffling.
+
+    Returns:
+        bundle: The unpublished model bundle: model, vocabulary, metadata.
+        training_metrics: Epochs run, final losses and accuracies.
+    """
     from twitter_sentiment import logs, training
     from twitter_sentiment.bundle import Thresholds
     from twitter_sentiment.classifier import ClassifierParams

@@ -27,6 +27,7 @@ stack_output() {
 REGION=${AWS_REGION:-$(stack_output Region)}
 PIPELINE_ROOT=${PIPELINE_ROOT:-$(stack_output PipelineRoot)}
 TRAINING_ROLE_ARN=${TRAINING_ROLE_ARN:-$(stack_output TrainingRoleArn)}
+UI_ROLE_ARN=${UI_ROLE_ARN:-$(stack_output UiRoleArn)}
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -70,6 +71,11 @@ kubectl -n kubeflow create configmap kfp-launcher --from-literal=defaultPipeline
   --from-literal=providers="$providers" --dry-run=client -o yaml | kubectl apply -f -
 kubectl -n kubeflow annotate serviceaccount pipeline-runner --overwrite \
   "eks.amazonaws.com/role-arn=$TRAINING_ROLE_ARN"
+# The UI's server reads artifacts (the evaluation's report) itself: with no keys and an AWS endpoint it uses
+# the AWS provider chain, IRSA included (KFP 2.17 frontend/server/minio-helper.ts). Its own read-only role.
+kubectl -n kubeflow annotate serviceaccount ml-pipeline-ui --overwrite "eks.amazonaws.com/role-arn=$UI_ROLE_ARN"
+kubectl -n kubeflow set env deployment/ml-pipeline-ui AWS_REGION="$REGION" AWS_S3_ENDPOINT="s3.${REGION}.amazonaws.com"
+kubectl -n kubeflow rollout restart deployment/ml-pipeline-ui  # the identity webhook acts at pod creation
 kubectl -n kubeflow wait --for=condition=Available --timeout=600s deployment --all
 
 if [ -n "$(kubectl get nodes -l nvidia.com/gpu.present=true -o name)" ]; then
@@ -89,7 +95,7 @@ if [ -n "${GITLAB_AGENT_TOKEN:-}" ]; then
 fi
 
 step "done"
-echo "Annotate the application service accounts with these roles (eks.amazonaws.com/role-arn):"
-for app in Training Predictor Streamer; do
+echo "ci/deploy.sh annotates the application service accounts with these roles (PREDICTOR_ROLE_ARN, STREAMER_ROLE_ARN):"
+for app in Predictor Streamer; do  # pipeline-runner and ml-pipeline-ui are annotated above
   printf '  %-9s %s\n' "$app" "$(stack_output "${app}RoleArn")"
 done

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, RemovalPolicy, Stack, Validations
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from infra.capacity import kubelet_args
 from infra.config import InfraConfig
 from infra.identities import DISCOVERY_KEYS, PodIdentities
 from infra.storage import Storage
@@ -21,6 +22,10 @@ AL2023 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 # AL2023 with the NVIDIA driver and container toolkit, for the optional GPU worker.
 AL2023_NVIDIA = ("/aws/service/deeplearning/ami/x86_64/"
                  "base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id")
+# The k3s control plane's etcd snapshots (k3s --etcd-s3): every 6 hours, the last 28 (a week) kept.
+ETCD_SNAPSHOT_FOLDER = "etcd-snapshots"
+ETCD_SNAPSHOT_CRON = "0 */6 * * *"
+ETCD_SNAPSHOT_RETENTION = 28
 
 # k3s traffic between nodes, and nothing else: API server, kubelet, flannel VXLAN (the pod network).
 CLUSTER_PORTS = [
@@ -72,12 +77,17 @@ class Cluster(Construct):
                                              "only the node roles and admins read it.")
 
         every_node = {"K3S_VERSION": config.k3s_version, "AWS_REGION": Stack.of(self).region,
-                      "JOIN_TOKEN_SECRET": self.join_token.secret_arn}
+                      "JOIN_TOKEN_SECRET": self.join_token.secret_arn, "KUBELET_ARGS": " ".join(kubelet_args())}
         self.control_plane = self._node(
             "ControlPlane", config.control_plane_instance_type, AL2023, 30, "control_plane.sh",
             **every_node, KUBECONFIG_SECRET=self.kubeconfig.secret_arn,
             OIDC_BUCKET=identities.discovery.bucket_name, OIDC_ISSUER_URL=identities.issuer_url,
+            ETCD_S3_BUCKET=storage.etcd_snapshots.bucket_name, ETCD_S3_FOLDER=ETCD_SNAPSHOT_FOLDER,
+            ETCD_SNAPSHOT_CRON=ETCD_SNAPSHOT_CRON, ETCD_SNAPSHOT_RETENTION=str(ETCD_SNAPSHOT_RETENTION),
         )
+        # k3s uploads with the instance's role when given no keys (k3s pkg/etcd/s3: credentials.NewIAM),
+        # lists and prunes beyond the retention, and reads a snapshot back to restore.
+        storage.etcd_snapshots.grant_read_write(self.control_plane, f"{ETCD_SNAPSHOT_FOLDER}/*")
         self.join_token.grant_read(self.control_plane)
         self.kubeconfig.grant_write(self.control_plane)
         self.control_plane.add_to_role_policy(iam.PolicyStatement(
@@ -103,7 +113,9 @@ class Cluster(Construct):
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
             instance_type=ec2.InstanceType(instance_type),
             # Resolved by EC2 at launch: a newer AMI never replaces a running node on redeploy.
-            machine_image=ec2.MachineImage.resolve_ssm_parameter_at_launch(image_parameter),
+            # The AMI is looked up once and pinned in cdk.context.json (commit it): a node replaced later
+            # boots the same image. `cdk context --reset <key>` and a redeploy move to a newer one.
+            machine_image=ec2.MachineImage.from_ssm_parameter(image_parameter, cached_in_context=True),
             security_group=self.nodes_sg,
             ssm_session_permissions=True,  # shell and port forwarding through Session Manager, no SSH key
             http_tokens=ec2.HttpTokens.REQUIRED,  # IMDSv2 only
@@ -114,14 +126,8 @@ class Cluster(Construct):
             user_data=_user_data(script, env),
             user_data_causes_replacement=False,  # a changed boot script must not wipe a running cluster
         )
-        # "resolve:ssm:" is an ImageId EC2 accepts at launch; the schema's AMI-id pattern does not know it.
-        Validations.of(node).acknowledge(
-            Acknowledgment(id="CloudFormation-Validate::E1152", reason=_RESOLVE_AT_LAUNCH))
-        skip_cfn_lint(node, "E1152", "W3010")  # W3010: the node's AZ comes from its subnet's lookup
+        skip_cfn_lint(node, "W3010")  # the node's AZ comes from its subnet's lookup
         return node
-
-
-_RESOLVE_AT_LAUNCH = "ImageId resolve:ssm:<public parameter> is resolved by EC2 at launch, on purpose."
 
 
 def _user_data(script: str, env: dict[str, str]) -> ec2.UserData:

@@ -36,6 +36,8 @@ class InfraConfig(Settings):
     training_service_account: str = Field("kubeflow:pipeline-runner", pattern=SERVICE_ACCOUNT)
     predictor_service_account: str = Field("twitter-sentiment:twitter-sentiment-predictor", pattern=SERVICE_ACCOUNT)
     streamer_service_account: str = Field("twitter-sentiment:twitter-sentiment-streamer", pattern=SERVICE_ACCOUNT)
+    # The KFP UI's server reads run artifacts from S3.
+    ui_service_account: str = Field("kubeflow:ml-pipeline-ui", pattern=SERVICE_ACCOUNT)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, **sources):

@@ -24,7 +24,7 @@ from infra.config import InfraConfig
 
 MODEL_PREFIX = "models/twitter-sentiment"  # MODEL_STORE_URI = s3://<model bucket>/models/twitter-sentiment
 PIPELINE_ROOT_PREFIX = "kfp-artifacts"  # KFP's pipeline root: intermediate artifacts of training runs
-APPLICATIONS = ("training", "predictor", "streamer")
+APPLICATIONS = ("training", "predictor", "streamer", "ui")
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,17 @@ def streamer_policy(res: Resources) -> dict:
     )
 
 
-POLICIES = {"training": training_policy, "predictor": predictor_policy, "streamer": streamer_policy}
+def ui_policy(res: Resources) -> dict:
+    """The Kubeflow Pipelines UI reads run artifacts (the evaluation's Markdown report, metrics), nothing else."""
+    return _document(
+        _statement("ReadPipelineArtifacts", ["s3:GetObject"],
+                   [res.bucket_arn(res.model_bucket, f"{PIPELINE_ROOT_PREFIX}/*")]),
+        _list_prefixes(res, "ListPipelineArtifacts", [PIPELINE_ROOT_PREFIX]),
+    )
+
+
+POLICIES = {"training": training_policy, "predictor": predictor_policy, "streamer": streamer_policy,
+            "ui": ui_policy}
 
 
 def placeholder_resources(config: InfraConfig | None = None, *, account: str = "${AWS_ACCOUNT_ID}",

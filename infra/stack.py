@@ -35,6 +35,8 @@ class TwitterSentimentStack(Stack):
             "PipelineRoot": (f"s3://{storage.models.bucket_name}/{PIPELINE_ROOT_PREFIX}",
                              "KFP defaultPipelineRoot (infra/addons.sh sets it)"),
             "ResultsTable": (storage.results.table_name, "DYNAMODB_TABLE for the streamer"),
+            "EtcdSnapshotBucket": (storage.etcd_snapshots.bucket_name,
+                                   "k3s etcd snapshots (etcd-snapshots/); infra/README.md: restore"),
             "OidcIssuer": (self.identities.issuer_url, "the cluster's service-account token issuer"),
             "ControlPlaneInstanceId": (control_plane, "target of SSM sessions"),
             "KubeconfigCommand": (

@@ -56,6 +56,15 @@ class Storage(Construct):
             )],
         )
 
+        # The control plane's etcd snapshots: the whole cluster state, Secrets included. Only the control
+        # plane's role reads or writes them; old ones expire after k3s's own retention would have pruned them.
+        self.etcd_snapshots = private_bucket(
+            self, "EtcdSnapshots",
+            server_access_logs_bucket=self.logs, server_access_logs_prefix="s3/etcd-snapshots/",
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(30),
+                                              noncurrent_version_expiration=Duration.days(7))],
+        )
+
         self.results = dynamodb.Table(
             self, "Results",
             table_name=config.results_table,

@@ -2,11 +2,17 @@
 
     python -m pipelines run-local                 # the whole pipeline on this machine, embedded sample
     python -m pipelines compile -o pipeline.yaml
-    python -m pipelines upload --host $KFP_HOST --version v1.2.0
-    python -m pipelines schedule --host $KFP_HOST --cron "0 0 2 * * *"
+    python -m pipelines upload --version v1.2.0
+    python -m pipelines schedule --version v1.2.0 --cron "0 0 2 * * *"
     python -m pipelines monitor-local --results sqlite:///results/results.sqlite
     python -m pipelines compile --pipeline monitor -o monitor.yaml   # and upload/schedule --pipeline monitor
     python -m pipelines versions list|show V|compare A B|promote V|rollback|latest [--store URI]
+    python -m pipelines run --version v1.2.0 --dataset-uri s3://bucket/sentiment140.csv
+
+upload, run and schedule reach KFP at --host (KFP_HOST), or with no host through the Kubernetes API
+server of --kube-context (KUBE_CONTEXT; the GitLab agent's context in CI): no public endpoint needed.
+compile needs COMPONENT_IMAGE (the components image CI built) and MODEL_STORE_URI (the stack's
+ModelStoreUri output): a pipeline compiled without them would run an image nobody pushed.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ class PipelineSettings(Settings):
     dataset_uri: str | None = None
     model_store_uri: str | None = None
     kfp_host: str | None = Field(None, pattern=r"^https?://\S+$")
+    kube_context: str | None = None
     ci_commit_tag: str | None = None
 
     @field_validator("dataset_uri", "model_store_uri")
@@ -94,9 +101,22 @@ def _pipeline(args):
     return build(gpu=args.gpu), PIPELINE_NAME
 
 
+def _refuse_placeholders(args) -> None:
+    """A compiled pipeline must name the image CI pushed and the bucket infra/ created, not a placeholder."""
+    from components import image
+
+    if image.COMPONENT_IMAGE == image.DEFAULT_IMAGE:
+        raise SystemExit("error: COMPONENT_IMAGE is not set: set it to the components image CI pushed "
+                         "($CI_REGISTRY_IMAGE/components@sha256:…, pull_image's output) before compiling.")
+    if not args.model_store_uri:
+        raise SystemExit("error: MODEL_STORE_URI is not set: pass --model-store-uri or set MODEL_STORE_URI to "
+                         "the stack's ModelStoreUri output (s3://<model bucket>/models/twitter-sentiment).")
+
+
 def cmd_compile(args) -> int:
     from kfp import compiler
 
+    _refuse_placeholders(args)
     overrides = {k: v for k, v in (("model_store_uri", args.model_store_uri), ("dataset_uri", args.dataset_uri)) if v}
     if getattr(args, "pipeline", "training") == "monitor":
         overrides.pop("dataset_uri", None)  # the monitor reads results, not a dataset
@@ -176,10 +196,27 @@ def cmd_upload(args) -> int:
         if not args.package:
             cmd_compile(argparse.Namespace(output=package, gpu=args.gpu, model_store_uri=args.model_store_uri,
                                            dataset_uri=args.dataset_uri, pipeline=args.pipeline))
-        client = kfp_server.connect(args.host)
+        client = kfp_server.connect(args.host, kube_context=args.kube_context)
         name = args.pipeline_name or _pipeline_name(args.pipeline)
         pipeline_id, version_id = kfp_server.upload(client, package, name, args.version)
     print(f"uploaded pipeline {pipeline_id} version {version_id}")
+    return 0
+
+
+def _dataset_uri(args, params: dict) -> str:
+    return params.get("dataset_uri") or args.dataset_uri or _pipeline_parameters()["dataset_uri"].default
+
+
+def cmd_run(args) -> int:
+    from pipelines import kfp_server
+    from pipelines.training import PIPELINE_NAME
+
+    params = _parse_params(args.param)
+    dataset_uri = _dataset_uri(args, params)
+    client = kfp_server.connect(args.host, kube_context=args.kube_context)
+    run_id = kfp_server.start_run(client, args.pipeline_name or PIPELINE_NAME, args.experiment, dataset_uri,
+                                  args.version, params)
+    print(f"run {kfp_server.run_name(dataset_uri, args.version)} ({run_id}) in experiment {args.experiment}")
     return 0
 
 
@@ -187,11 +224,17 @@ def cmd_schedule(args) -> int:
     from pipelines import cron, kfp_server
 
     expression = cron.validate(args.cron)
-    client = kfp_server.connect(args.host)
-    params = _parse_monitor_params(args.param) if args.pipeline == "monitor" else _parse_params(args.param)
-    name = args.name or (f"{MODEL_NAME}-monitor" if args.pipeline == "monitor" else f"{MODEL_NAME}-daily")
+    monitor = args.pipeline == "monitor"
+    params = _parse_monitor_params(args.param) if monitor else _parse_params(args.param)
+    name = args.name or (f"{MODEL_NAME}-monitor" if monitor else f"{MODEL_NAME}-daily")
+    description = None
+    if not monitor:  # the runs it starts are listed under this name: which data, which code
+        dataset_uri = _dataset_uri(args, params)
+        name = f"{name}: {os.path.basename(dataset_uri.rstrip('/')) or dataset_uri} @ {args.version}"
+        description = kfp_server.run_description(dataset_uri, args.version)
+    client = kfp_server.connect(args.host, kube_context=args.kube_context)
     run_id = kfp_server.schedule(client, args.pipeline_name or _pipeline_name(args.pipeline), args.experiment,
-                                 name, expression, params)
+                                 name, expression, params, description)
     print(f"recurring run {name} ({run_id}): {expression}")
     return 0
 
@@ -291,6 +334,8 @@ def _text(value) -> str:
 
 
 def parser(env: PipelineSettings | None = None) -> argparse.ArgumentParser:
+    from pipelines.training import EXPERIMENT
+
     env = env or PipelineSettings()
     main = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -323,19 +368,35 @@ def parser(env: PipelineSettings | None = None) -> argparse.ArgumentParser:
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="any pipeline parameter")
     p.set_defaults(func=cmd_run_local)
 
+    def server_options(p):
+        p.add_argument("--host", default=env.kfp_host,
+                       help="KFP's URL (env KFP_HOST); default: through the Kubernetes API server of --kube-context")
+        p.add_argument("--kube-context", default=env.kube_context,
+                       help="kubeconfig context (env KUBE_CONTEXT; CI: the GitLab agent's); default: the current one")
+        p.add_argument("--version", default=env.ci_commit_tag or time.strftime("%Y%m%d-%H%M%S"),
+                       help="the code version: the pipeline version's name (default $CI_COMMIT_TAG)")
+
     p = sub.add_parser("upload", help="upload the pipeline as a new version to a KFP server")
-    p.add_argument("--host", default=env.kfp_host, help="Kubeflow Pipelines API endpoint (env KFP_HOST)")
-    p.add_argument("--version", default=env.ci_commit_tag or time.strftime("%Y%m%d-%H%M%S"))
+    server_options(p)
     p.add_argument("--package", help="a compiled YAML (default: compile now)")
     p.add_argument("--pipeline-name")
     pipeline_options(p)
     which_pipeline(p)
     p.set_defaults(func=cmd_upload)
 
+    p = sub.add_parser("run", help="start one training run of the newest uploaded version, in the experiment")
+    server_options(p)
+    p.add_argument("--dataset-uri", default=os.environ.get("DATASET_URI"))
+    p.add_argument("--experiment", default=EXPERIMENT)
+    p.add_argument("--pipeline-name")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    p.set_defaults(func=cmd_run)
+
     p = sub.add_parser("schedule", help="create or replace the recurring training run")
-    p.add_argument("--host", default=env.kfp_host, help="Kubeflow Pipelines API endpoint (env KFP_HOST)")
+    server_options(p)
+    p.add_argument("--dataset-uri", default=env.dataset_uri)
     p.add_argument("--cron", default="0 0 2 * * *", help="six fields, seconds first (default: 02:00 daily)")
-    p.add_argument("--experiment", default=MODEL_NAME)
+    p.add_argument("--experiment", default=EXPERIMENT)
     p.add_argument("--name", default=None, help=f"default {MODEL_NAME}-daily (monitor: {MODEL_NAME}-monitor)")
     p.add_argument("--pipeline-name")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
@@ -381,8 +442,6 @@ def main(argv: list[str] | None = None) -> int:
     logs.setup()
     try:
         args = parser(load(PipelineSettings)).parse_args(argv)
-        if hasattr(args, "host") and not args.host:
-            raise ConfigError("KFP_HOST is not set (or pass --host): the Kubeflow Pipelines API endpoint")
         return args.func(args)
     except (ConfigError, StorageError, KfpError, BundleError) as error:  # one sentence, no traceback
         print(f"error: {error}", file=sys.stderr)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from twitter_sentiment.bundle import Thresholds
-from twitter_sentiment.contract import BINARY_LABELS
 
 
 def metrics(y_true: np.ndarray, scores: np.ndarray, thresholds: Thresholds = Thresholds()) -> dict:

@@ -1,11 +1,17 @@
 # The control plane: k3s server, then publish the OIDC documents and the kubeconfig.
-# Expects node.env to add: KUBECONFIG_SECRET, OIDC_BUCKET, OIDC_ISSUER_URL.
+# Expects node.env to add: KUBECONFIG_SECRET, OIDC_BUCKET, OIDC_ISSUER_URL, ETCD_S3_BUCKET, ETCD_S3_FOLDER,
+# ETCD_SNAPSHOT_CRON, ETCD_SNAPSHOT_RETENTION.
 # shellcheck source=install_k3s.sh
 source /usr/local/lib/twitter-sentiment/install_k3s.sh
 
 # Workloads run on the workers; the API server signs tokens with an issuer IAM can fetch.
+# Embedded etcd (--cluster-init: k3s snapshots etcd, not its default SQLite), snapshotted to S3 on a
+# schedule with the instance role's credentials; infra/README.md says how to restore one.
 install_k3s server \
   --disable traefik --disable servicelb \
+  --cluster-init \
+  --etcd-snapshot-schedule-cron "$ETCD_SNAPSHOT_CRON" --etcd-snapshot-retention "$ETCD_SNAPSHOT_RETENTION" \
+  --etcd-s3 --etcd-s3-bucket "$ETCD_S3_BUCKET" --etcd-s3-region "$AWS_REGION" --etcd-s3-folder "$ETCD_S3_FOLDER" \
   --write-kubeconfig-mode 0600 \
   --node-taint node-role.kubernetes.io/control-plane=true:NoSchedule \
   --kube-apiserver-arg "service-account-issuer=${OIDC_ISSUER_URL}" \

@@ -1,5 +1,6 @@
 # Shared by every node: fetch the join token and the pinned k3s installer. Sourced, not run.
-# Expects /etc/twitter-sentiment/node.env: K3S_VERSION, AWS_REGION, JOIN_TOKEN_SECRET.
+# Expects /etc/twitter-sentiment/node.env: K3S_VERSION, AWS_REGION, JOIN_TOKEN_SECRET, KUBELET_ARGS
+# (the kubelet's reservations, from infra/capacity.py).
 set -euo pipefail
 # shellcheck disable=SC1091
 source /etc/twitter-sentiment/node.env
@@ -15,6 +16,8 @@ install_k3s() {
   local installer=/usr/local/lib/twitter-sentiment/k3s-install.sh
   curl --fail --silent --show-error --location --retry 5 -o "$installer" \
     "https://raw.githubusercontent.com/k3s-io/k3s/${K3S_VERSION/+/%2B}/install.sh"
+  local reservations
+  read -ra reservations <<<"${KUBELET_ARGS:-}"
   K3S_TOKEN="$(join_token)" INSTALL_K3S_VERSION="$K3S_VERSION" INSTALL_K3S_SKIP_SELINUX_RPM=true \
-    sh "$installer" "$@"
+    sh "$installer" "$@" "${reservations[@]}"
 }

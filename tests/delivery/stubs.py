@@ -2,7 +2,7 @@
 
 Each stub is a small Python program put first on PATH. It appends its arguments to $STUB_DIR/calls.jsonl
 and behaves as the real tool would for the calls the scripts make:
-- kubectl `kustomize` runs the real kubectl; `apply -f F` keeps a copy of F as applied-N.yaml; `get`
+- kubectl `kustomize` and `config` run the real kubectl; `apply -f F` keeps a copy of F as applied-N.yaml; `get`
   answers from $STUB_DIR/cluster.json (absent: NotFound); `rollout status` succeeds;
   `port-forward` serves a fake predictor and streamer health endpoint on the local port.
 - kustomize `edit set image|annotation` edits ./kustomization.yaml; `build` runs the real kubectl.
@@ -28,7 +28,7 @@ KUBECTL = '''
 REAL = os.environ["REAL_KUBECTL"]
 while args and args[0] in ("-n", "--namespace"):
     args = args[2:]
-if args[0] == "kustomize":
+if args[0] in ("kustomize", "config"):  # offline: rendering, and contexts of the KUBECONFIG file
     sys.exit(subprocess.run([REAL, *args]).returncode)
 if args[0] == "apply":
     count = len(list(STUB_DIR.glob("applied-*.yaml")))
@@ -72,8 +72,9 @@ if args[0] == "port-forward":
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             with open(STUB_DIR / "requests.jsonl", "a") as log:
                 log.write(json.dumps({"path": self.path, "body": body}) + "\\n")
-            labels = json.loads(os.environ["STUB_LABELS"])
-            self.reply(200, {"predictions": [{"label": l, "score": 0.9} for l in labels]})
+            labels = json.loads(os.environ.get("STUB_LABELS", "[]"))
+            self.reply(200, {"predictions": [{"label": l, "score": 0.9} for l in labels],
+                             "model_version": os.environ.get("STUB_SERVED_VERSION", "")})
     HTTPServer(("127.0.0.1", local_port), Handler).serve_forever()
 print("kubectl stub: unexpected call", args, file=sys.stderr)
 sys.exit(2)

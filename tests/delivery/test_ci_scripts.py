@@ -29,7 +29,7 @@ PROD_RELEASE = {"AWS_REGION": "eu-west-1",
 RUNNING = {  # what the stub cluster answers when a release already runs
     "inferenceservice": {"annotations": "v1.0.0", "].image}": f"{REGISTRY}/serving@sha256:{'3' * 64}",
                          "STORAGE_URI": "s3://models-bucket/models/twitter-sentiment/20240101-000000/",
-                         "generation": "2|2|True"},
+                         "Ready": "True"},
     "deployment": {"image": f"{REGISTRY}/streamer@sha256:{'4' * 64}"},
 }
 
@@ -38,6 +38,12 @@ def test_scripts_pass_shellcheck():
     assert CI_SCRIPTS
     result = run([tool("shellcheck"), "--severity=style", *map(str, CI_SCRIPTS)])
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def tree_digest(root: Path) -> str:
@@ -86,11 +92,29 @@ def cluster(tmp_path, moto_endpoint):
     return Cluster()
 
 
+AGENT_CONTEXT = "group/twitter-sentiment:twitter-sentiment"  # <agent config project path>:<agent name>
+REGISTRY_LOGIN = {"CI_REGISTRY": "registry.example.com", "CI_DEPLOY_USER": "gitlab+deploy-token-1",
+                  "CI_DEPLOY_PASSWORD": "test-deploy-password"}
+
+
+def agent_kubeconfig(path: Path, contexts=(AGENT_CONTEXT,)) -> Path:
+    """A KUBECONFIG shaped like the one GitLab injects into a job: one context per authorised agent, none
+    current (docs.gitlab.com/user/clusters/agent/ci_cd_workflow); the token is `ci:<agent id>:<job token>`."""
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "gitlab", "cluster": {"server": "https://kas.example.com/k8s-proxy"}}],
+        "users": [{"name": f"agent:{i}", "user": {"token": f"ci:{i}:job-token"}} for i, _ in enumerate(contexts)],
+        "contexts": [{"name": name, "context": {"cluster": "gitlab", "user": f"agent:{i}"}}
+                     for i, name in enumerate(contexts)]}))
+    return path
+
+
 def deploy_env(overlay: str, **extra: str) -> dict[str, str]:
     release = PROD_RELEASE if overlay == "prod" else {}
     return {"OVERLAY": overlay, "CI_COMMIT_TAG": "v1.1.0", "SERVING_IMAGE": SERVING, "STREAMER_IMAGE": STREAMER,
             "MODEL_STORE_URI": "s3://models-bucket/models/twitter-sentiment", "STUB_LATEST": "20240202-120000",
-            "DEPLOY_POLL_SECONDS": "0", **SECRETS, **release, **extra}
+            "STUB_SERVED_VERSION": "20240202-120000", "DEPLOY_FORWARD_PORT": str(free_port()),
+            "DEPLOY_POLL_SECONDS": "0", **REGISTRY_LOGIN, **SECRETS, **release, **extra}
 
 
 def secret_values(objects: list[dict], name: str) -> dict[str, str]:
@@ -105,7 +129,7 @@ def test_deploy_applies_the_digests_the_model_version_and_the_secrets(cluster, t
     assert result.returncode == 0, result.stdout + result.stderr
     assert tree_digest(MANIFESTS) == before, "deploy fills a copy, never the repository's files"
 
-    [objects] = cluster.applied()
+    objects = cluster.applied()[0]  # then manifests/kubeflow/$OVERLAY
     service = one(objects, "InferenceService", "twitter-sentiment")
     container = service["spec"]["predictor"]["containers"][0]
     assert container["image"] == SERVING
@@ -132,17 +156,17 @@ def test_deploy_applies_the_digests_the_model_version_and_the_secrets(cluster, t
     assert {c[-2] for c in rollouts} == {"deployment/twitter-sentiment-predictor",
                                          "deployment/twitter-sentiment-streamer"}
     recorded = dict(line.split("=", 1) for line in (tmp_path / "deploy.env").read_text().splitlines())
-    assert recorded == {"PREVIOUS_RELEASE": "v1.0.0",
+    assert recorded == {"PREVIOUS_RELEASE": "v1.0.0", "DEPLOYED_MODEL_VERSION": "20240202-120000",
                         "PREVIOUS_SERVING_IMAGE": RUNNING["inferenceservice"]["].image}"],
                         "PREVIOUS_STORAGE_URI": RUNNING["inferenceservice"]["STORAGE_URI"],
                         "PREVIOUS_STREAMER_IMAGE": RUNNING["deployment"]["image"]}
 
 
 def test_first_deploy_records_nothing_to_roll_back_to(cluster, tmp_path):
-    cluster.state({"inferenceservice": {"generation": "1|1|True"}})
+    cluster.state({"inferenceservice": {"Ready": "True"}})
     result = cluster.run("deploy.sh", **deploy_env("dev"))
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "deploy.env").read_text() == ""
+    assert (tmp_path / "deploy.env").read_text() == "DEPLOYED_MODEL_VERSION=20240202-120000\n"
 
 
 @pytest.mark.parametrize("change, message", [
@@ -170,9 +194,80 @@ def test_deploy_refuses_prod_without_its_roles(cluster):
 
 
 def test_deploy_fails_when_the_inference_service_never_gets_ready(cluster):
-    cluster.state({"inferenceservice": {"generation": "3|2|True"}})  # the controller has not caught up
+    cluster.state({"inferenceservice": {"Ready": "False"}})
     result = cluster.run("deploy.sh", **deploy_env("dev", DEPLOY_TIMEOUT_SECONDS="1"))
     assert result.returncode != 0 and "was not Ready within 1s" in result.stderr
+
+
+def test_deploy_is_not_fooled_by_observed_generation_drift(cluster):
+    """KServe 0.21 copies status.observedGeneration from the predictor Deployment, whose generation the
+    HPA moves on every scale: 3 (InferenceService) vs 7 (Deployment) is a healthy, Ready service
+    (PLATFORM.md; kserve pkg/controller/v1beta1/inferenceservice/components/predictor.go)."""
+    cluster.state({"inferenceservice": {"generation": "3|7|True", "Ready": "True"}})
+    result = cluster.run("deploy.sh", **deploy_env("dev", DEPLOY_TIMEOUT_SECONDS="5"))
+    assert result.returncode == 0, result.stderr
+    assert "serving model version 20240202-120000" in result.stdout
+
+
+def test_deploy_waits_for_the_predictor_to_serve_the_new_model_version(cluster):
+    # Ready is still the old pods' while they serve the previous bundle: that is not this release running.
+    cluster.state({"inferenceservice": {"Ready": "True"}})
+    result = cluster.run("deploy.sh", **deploy_env("dev", DEPLOY_TIMEOUT_SECONDS="2",
+                                                   STUB_SERVED_VERSION="20240101-000000"))
+    assert result.returncode != 0
+    assert "serves model version '20240101-000000', not 20240202-120000" in result.stderr
+    forwards = [c for c in cluster.calls("kubectl") if "port-forward" in c]
+    assert forwards and forwards[0][-2] == "svc/twitter-sentiment-predictor"
+
+
+def test_deploy_selects_the_gitlab_agent_context_first(cluster, tmp_path):
+    kubeconfig = agent_kubeconfig(tmp_path / "kubeconfig", ("other/project:other-agent", AGENT_CONTEXT))
+    cluster.state(RUNNING)
+    result = cluster.run("deploy.sh", **deploy_env("dev", KUBECONFIG=str(kubeconfig), KUBE_CONTEXT=AGENT_CONTEXT))
+    assert result.returncode == 0, result.stderr
+    assert yaml.safe_load(kubeconfig.read_text())["current-context"] == AGENT_CONTEXT
+    calls = [c for c in cluster.calls("kubectl") if c[0] != "kustomize"]
+    first_cluster_call = next(i for i, c in enumerate(calls) if "get" in c or "apply" in c)
+    assert ["config", "use-context", AGENT_CONTEXT] in calls[:first_cluster_call]
+
+
+def test_deploy_names_the_missing_agent_context(cluster, tmp_path):
+    kubeconfig = agent_kubeconfig(tmp_path / "kubeconfig", ("other/project:other-agent",))
+    result = cluster.run("deploy.sh", **deploy_env("dev", KUBECONFIG=str(kubeconfig), KUBE_CONTEXT=AGENT_CONTEXT))
+    assert result.returncode == 1
+    assert f"KUBE_CONTEXT {AGENT_CONTEXT} is not in the job's KUBECONFIG" in result.stderr
+    assert not cluster.applied()
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_deploy_gives_every_namespace_the_registry_pull_secret(cluster, overlay):
+    """GitLab projects and their registries are private by default: the kubelet pulls with the pod's
+    imagePullSecrets, a kubernetes.io/dockerconfigjson Secret in the pod's own namespace (Kubernetes docs,
+    "Pull an Image from a Private Registry")."""
+    cluster.state(RUNNING)
+    result = cluster.run("deploy.sh", **deploy_env(overlay))
+    assert result.returncode == 0, result.stderr
+    applied = [o for objects in cluster.applied() for o in objects]
+    secrets = {(o["metadata"]["namespace"], o["metadata"]["name"]): o for o in applied if o["kind"] == "Secret"}
+    for namespace in ("twitter-sentiment", "kubeflow"):  # the pods', and the pipeline steps' (KFP standalone)
+        secret = secrets[(namespace, "gitlab-registry")]
+        assert secret["type"] == "kubernetes.io/dockerconfigjson"
+        config = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))
+        auth = base64.b64decode(config["auths"]["registry.example.com"]["auth"]).decode()
+        assert auth == "gitlab+deploy-token-1:test-deploy-password"
+    service = next(o for o in applied if o["kind"] == "InferenceService")
+    streamer = next(o for o in applied if o["kind"] == "Deployment")
+    assert service["spec"]["predictor"]["imagePullSecrets"] == [{"name": "gitlab-registry"}]
+    assert streamer["spec"]["template"]["spec"]["imagePullSecrets"] == [{"name": "gitlab-registry"}]
+    assert "test-deploy-password" not in result.stdout + result.stderr
+
+
+def test_deploy_refuses_without_a_registry_deploy_token(cluster):
+    variables = deploy_env("dev")
+    del variables["CI_DEPLOY_PASSWORD"]
+    result = cluster.run("deploy.sh", **variables)
+    assert result.returncode != 0 and "gitlab-deploy-token" in result.stderr
+    assert not cluster.applied()
 
 
 # --- rollback -----------------------------------------------------------------------------------------
@@ -191,15 +286,15 @@ def repository(tmp_path):
 
 
 def test_rollback_redeploys_the_previous_release(cluster, repository):
-    cluster.state({"inferenceservice": {"generation": "4|4|True"}})
+    cluster.state({"inferenceservice": {"Ready": "True"}})
     previous = {"PREVIOUS_RELEASE": "v1.0.0", "PREVIOUS_SERVING_IMAGE": RUNNING["inferenceservice"]["].image}"],
                 "PREVIOUS_STREAMER_IMAGE": RUNNING["deployment"]["image"],
                 "PREVIOUS_STORAGE_URI": RUNNING["inferenceservice"]["STORAGE_URI"]}
     result = cluster.run(str(repository / "ci" / "rollback.sh"), cwd=repository,
-                         **deploy_env("dev", **previous))
+                         **deploy_env("dev", STUB_SERVED_VERSION="20240101-000000", **previous))
     assert result.returncode == 1, "a rollback still fails the pipeline"
     assert "v1.0.0 is running again" in result.stderr, result.stderr
-    [objects] = cluster.applied()
+    objects = cluster.applied()[0]  # then manifests/kubeflow/$OVERLAY
     service = one(objects, "InferenceService", "twitter-sentiment")
     container = service["spec"]["predictor"]["containers"][0]
     assert container["image"] == previous["PREVIOUS_SERVING_IMAGE"]
@@ -214,8 +309,9 @@ def test_rollback_reads_deploy_env_when_deploy_itself_failed(cluster, repository
         f"PREVIOUS_SERVING_IMAGE={RUNNING['inferenceservice']['].image}']}\n"
         f"PREVIOUS_STREAMER_IMAGE={RUNNING['deployment']['image']}\n"
         f"PREVIOUS_STORAGE_URI={RUNNING['inferenceservice']['STORAGE_URI']}\n")
-    cluster.state({"inferenceservice": {"generation": "4|4|True"}})
-    result = cluster.run(str(repository / "ci" / "rollback.sh"), cwd=repository, **deploy_env("dev"))
+    cluster.state({"inferenceservice": {"Ready": "True"}})
+    result = cluster.run(str(repository / "ci" / "rollback.sh"), cwd=repository,
+                         **deploy_env("dev", STUB_SERVED_VERSION="20240101-000000"))
     assert result.returncode == 1 and "v1.0.0 is running again" in result.stderr, result.stderr
 
 
@@ -226,12 +322,6 @@ def test_rollback_without_a_previous_release_leaves_things_alone(cluster, reposi
 
 
 # --- smoke test ---------------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def smoke_env(labels: list[str], **extra: str) -> dict[str, str]:
     return {"STUB_LABELS": json.dumps(labels), "SMOKE_PREDICTOR_PORT": str(free_port()),
@@ -286,3 +376,20 @@ def test_resolve_digests_fails_when_an_image_is_missing(cluster):
                  "STUB_MISSING": f"{REGISTRY}/streamer:v1.1.0"}
     result = cluster.run("resolve_digests.sh", **variables)
     assert result.returncode == 1 and "streamer:v1.1.0 is not in the registry" in result.stderr
+
+
+# --- release -----------------------------------------------------------------------------------------
+
+def test_release_notes_list_the_digests_and_the_model_version(cluster):
+    variables = {"CI_COMMIT_TAG": "v1.1.0", "OVERLAY": "prod",
+                 "COMPONENT_IMAGE": f"{REGISTRY}/components@sha256:{'5' * 64}",
+                 "SERVING_IMAGE": SERVING, "STREAMER_IMAGE": STREAMER, "DEPLOYED_MODEL_VERSION": "20240202-120000"}
+    result = subprocess.run(["sh", str(REPO / "ci" / "release_notes.sh")], env=variables, capture_output=True,
+                            text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    for value in (variables["COMPONENT_IMAGE"], SERVING, STREAMER, "20240202-120000", "v1.1.0"):
+        assert value in result.stdout
+    del variables["DEPLOYED_MODEL_VERSION"]
+    result = subprocess.run(["sh", str(REPO / "ci" / "release_notes.sh")], env=variables, capture_output=True,
+                            text=True, check=False)
+    assert result.returncode != 0 and "DEPLOYED_MODEL_VERSION" in result.stderr

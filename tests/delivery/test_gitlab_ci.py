@@ -273,3 +273,44 @@ def test_nothing_secret_in_the_file(ci):
         if re.search(r"TOKEN|SECRET|PASSWORD|ACCESS_KEY|KUBECONFIG", key):
             pytest.fail(f"{key} belongs in masked CI/CD variables, not in .gitlab-ci.yml")
     assert "KUBECONFIG:" not in CI_FILE.read_text(), "the kubeconfig comes from a File variable"
+
+
+# --- the way in: the GitLab agent ----------------------------------------------------------------------
+
+AGENTS = REPO / ".gitlab" / "agents"
+
+
+def test_ci_reaches_the_cluster_through_the_agent_it_installs(ci, jobs):
+    """GitLab reads an agent's configuration from .gitlab/agents/<agent name>/config.yaml; ci_access gives
+    CI jobs a context named <agent configuration project path>:<agent name>, and with `environments`
+    only to jobs of those environments (docs.gitlab.com/user/clusters/agent/ci_cd_workflow)."""
+    [agent] = [p.name for p in AGENTS.iterdir() if (p / "config.yaml").is_file()]
+    addons = (REPO / "infra" / "addons.sh").read_text()
+    assert re.search(rf"^GITLAB_AGENT_NAME=\$\{{GITLAB_AGENT_NAME:-{agent}\}}", addons, re.MULTILINE), \
+        "infra/addons.sh installs the agent the configuration names"
+    assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", agent) and len(agent) <= 63, "GitLab's agent name rule"
+    assert ci["variables"]["KUBE_CONTEXT"] == f"$CI_PROJECT_PATH:{agent}"
+    config = yaml.safe_load((AGENTS / agent / "config.yaml").read_text())
+    [project] = config["ci_access"]["projects"]
+    overlays = {p.name for p in (REPO / "manifests" / "overlays").iterdir()}
+    assert set(project["environments"]) == overlays, "every environment the deploy jobs use, and only those"
+    for name in ("deploy", "deploy_pipeline", "smoke_test"):
+        assert jobs[name]["environment"]["name"] == "$OVERLAY", f"{name} must run in an environment ci_access admits"
+    for line in jobs["deploy_pipeline"]["script"]:
+        assert "--host" not in line and "KFP_HOST" not in line, "KFP is reached through the API server, not exposed"
+    for script in ("deploy.sh", "smoke_test.sh"):
+        assert "use_kube_context" in (REPO / "ci" / script).read_text()
+
+
+def test_a_tag_creates_a_release_with_digests_and_model_version(ci, jobs):
+    """GitLab's `release` keyword creates the Release of the tag (release-cli in the job's image)."""
+    job = jobs["release"]
+    assert "release" in pipeline(ci, jobs, PIPELINES["release tag"])
+    assert all("release" not in pipeline(ci, jobs, PIPELINES[kind]) for kind in UNTAGGED), "only tag pipelines"
+    assert job["release"]["tag_name"] == "$CI_COMMIT_TAG"
+    needs = [n if isinstance(n, str) else n["job"] for n in job["needs"]]
+    assert {"pull_image", "deploy", "smoke_test"} <= set(needs), "digests, model version, and a passed smoke test"
+    assert "ci/release_notes.sh > release-notes.md" in scripts(job)
+    assert job["release"]["description"] == "release-notes.md"
+    assert "DEPLOYED_MODEL_VERSION" in (REPO / "ci" / "deploy.sh").read_text()
+    assert "release-cli" in job["image"]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
+import shutil
 from pathlib import Path
 
 import yaml
@@ -132,7 +134,7 @@ def test_inference_service_serves_the_model_with_the_custom_predictor(objects):
     assert service["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] in ("RawDeployment", "Standard")
     predictor = service["spec"]["predictor"]
     assert "model" not in predictor, "a custom predictor: our own image, not a KServe runtime"
-    assert predictor["minReplicas"] == 1, "no cold start on the first tweet"
+    assert predictor["minReplicas"] >= 2, "no cold start, and one pod serves while a drain evicts another"
     assert predictor["maxReplicas"] >= predictor["minReplicas"]
     container = predictor_container(objects)
     variables = env(container)
@@ -162,7 +164,9 @@ def test_predictor_service_account_reaches_the_model_store(objects, overlay):
         assert secrets, "the predictor's ServiceAccount lists its model store Secret"
         carrier = secrets[0]
         assert set(carrier["data"]) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
-        assert carrier["metadata"]["annotations"]["serving.kserve.io/s3-endpoint"] == "minio-service.kubeflow:9000"
+        # KFP 2.17 serves its S3 store from SeaweedFS: Service `seaweedfs` in kubeflow, port 9000 -> 8333
+        # (kubeflow/pipelines 2.17.0 manifests/kustomize/third-party/seaweedfs/base/seaweedfs/seaweedfs-service.yaml).
+        assert carrier["metadata"]["annotations"]["serving.kserve.io/s3-endpoint"] == "seaweedfs.kubeflow:9000"
         assert carrier["metadata"]["annotations"]["serving.kserve.io/s3-usehttps"] == "0"
     else:  # IRSA: the role and KServe's settings on the ServiceAccount, no keys anywhere
         carrier = account
@@ -263,7 +267,8 @@ OUR_PODS = {
 }
 OTHER_PODS = {
     "kube-dns": {"namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}, "ip": "10.42.0.2"},
-    "minio": {"namespace": "kubeflow", "labels": {"app": "minio"}, "ip": "10.42.1.5"},
+    # KFP 2.17's model store pod (SeaweedFS; its S3 port is 8333, the Service's 9000 maps to it).
+    "model-store": {"namespace": "kubeflow", "labels": {"app": "seaweedfs"}, "ip": "10.42.1.5"},
     "kfp-api": {"namespace": "kubeflow", "labels": {"app": "ml-pipeline"}, "ip": "10.42.1.6"},
     "neighbour": {"namespace": NAMESPACE, "labels": {"app": "other"}, "ip": "10.42.0.12"},
     "node": {"namespace": None, "labels": {}, "ip": "172.31.5.10"},
@@ -272,7 +277,11 @@ EXTERNAL = {"x-api": "104.244.42.1", "aws": "52.216.1.1", "imds": "169.254.169.2
 
 
 def _selects(selector: dict, labels: dict) -> bool:
-    assert set(selector) <= {"matchLabels"}, "this check understands matchLabels only"
+    assert set(selector) <= {"matchLabels", "matchExpressions"}, selector
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] == "In", "this check understands In only"
+        if labels.get(expression["key"]) not in expression["values"]:
+            return False
     return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
 
 
@@ -350,11 +359,52 @@ def test_the_predictor_reaches_only_its_model_store(objects, overlay):
     assert not _allowed(policies, predictor, "Egress", OUR_PODS["streamer"], 8000)
     assert not _allowed(policies, predictor, "Egress", {"ip": EXTERNAL["imds"]}, 80)
     if overlay == "dev":
-        assert _allowed(policies, predictor, "Egress", OTHER_PODS["minio"], 9000)
+        assert _allowed(policies, predictor, "Egress", OTHER_PODS["model-store"], 8333), "the pod port"
         assert not _allowed(policies, predictor, "Egress", {"ip": EXTERNAL["aws"]}, 443)
     else:
         assert _allowed(policies, predictor, "Egress", {"ip": EXTERNAL["aws"]}, 443), "S3 and STS"
-        assert not _allowed(policies, predictor, "Egress", OTHER_PODS["minio"], 9000)
+        assert not _allowed(policies, predictor, "Egress", OTHER_PODS["model-store"], 8333)
+
+
+# KFP 2.17.0's own policy on SeaweedFS, as it ships (manifests/kustomize/third-party/seaweedfs/base/
+# seaweedfs/seaweedfs-networkpolicy.yaml): Kubeflow profile namespaces, istio-system, and kubeflow itself.
+KFP_SEAWEEDFS_POLICY = {"metadata": {"name": "seaweedfs", "namespace": "kubeflow"}, "spec": {
+    "podSelector": {"matchExpressions": [{"key": "app", "operator": "In", "values": ["seaweedfs"]}]},
+    "policyTypes": ["Ingress"],
+    "ingress": [
+        {"from": [{"namespaceSelector": {"matchExpressions": [
+            {"key": "app.kubernetes.io/part-of", "operator": "In", "values": ["kubeflow-profile"]}]}}],
+         "ports": [{"port": 8333}]},
+        {"from": [{"namespaceSelector": {"matchExpressions": [
+            {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["istio-system"]}]}}]},
+        {"from": [{"podSelector": {}}], "ports": [{"port": 8333}]},
+    ]}}
+
+
+def test_dev_model_store_admits_the_predictor_and_the_pipeline_steps():
+    kubeflow = render(MANIFESTS / "kubeflow" / "dev")
+    model_store, predictor = OTHER_PODS["model-store"], OUR_PODS["predictor"]
+    step = {"namespace": "kubeflow", "labels": {"pipelines.kubeflow.org/v2_component": "true"}, "ip": "10.42.1.9"}
+    assert not _allowed([KFP_SEAWEEDFS_POLICY], model_store, "Ingress", predictor, 8333), "KFP alone refuses it"
+    policies = [KFP_SEAWEEDFS_POLICY, *find(kubeflow, "NetworkPolicy")]
+    assert _allowed(policies, model_store, "Ingress", predictor, 8333)
+    assert _allowed(policies, model_store, "Ingress", step, 8333)
+    assert not _allowed(policies, model_store, "Ingress", OUR_PODS["streamer"], 8333)
+    assert not _allowed(policies, model_store, "Ingress", predictor, 8888), "the S3 port only, not the filer"
+
+
+def test_dev_pipeline_steps_get_the_model_store_endpoint_and_keys():
+    """The fetch and export steps run in KFP's namespace (kubeflow, standalone), where they read the
+    optional ConfigMap and Secret the compiled pipeline names; boto3 takes AWS_ENDPOINT_URL_S3 itself."""
+    from pipelines.training import S3_ENDPOINT_CONFIG_MAP, S3_SECRET, S3_SECRET_KEYS
+
+    kubeflow = render(MANIFESTS / "kubeflow" / "dev")
+    config = one(kubeflow, "ConfigMap", S3_ENDPOINT_CONFIG_MAP)
+    assert config["metadata"]["namespace"] == "kubeflow"
+    assert config["data"]["AWS_ENDPOINT_URL_S3"] == "http://seaweedfs.kubeflow:9000"
+    secret = one(kubeflow, "Secret", S3_SECRET)
+    assert secret["metadata"]["namespace"] == "kubeflow" and set(secret["data"]) == set(S3_SECRET_KEYS)
+    assert not find(render(MANIFESTS / "kubeflow" / "prod"), "Secret", S3_SECRET), "prod: IRSA"
 
 
 # --- secrets: shape only ------------------------------------------------------------------------------
@@ -363,6 +413,9 @@ def test_secrets_are_rendered_as_shape_only(objects):
     for secret in find(objects, "Secret"):
         assert "stringData" not in secret
         values = {k: base64.b64decode(v).decode() for k, v in secret.get("data", {}).items()}
+        if secret.get("type") == "kubernetes.io/dockerconfigjson":  # ci/deploy.sh writes the deploy token
+            assert json.loads(values[".dockerconfigjson"]) == {"auths": {}}
+            continue
         assert values and all(v == "" for v in values.values()), f"{secret['metadata']['name']} holds a value"
 
 
@@ -407,3 +460,48 @@ def test_release_config_is_not_applied(objects):
         "config.kubernetes.io/local-config") == "true"]
     assert not find(objects, "ConfigMap", "release")
 
+
+
+# --- monitoring and disruptions ------------------------------------------------------------------------
+
+def test_the_monitoring_component_lets_prometheus_scrape_both_apps(tmp_path):
+    """Prometheus Operator scrapes what a PodMonitor names (monitoring.coreos.com/v1: selector, a named
+    container port, a path); NetworkPolicies deny it unless a policy admits its namespace."""
+    copy = tmp_path / "manifests"
+    shutil.copytree(MANIFESTS, copy)
+    overlay = copy / "overlays" / "prod"
+    kustomization = load_yaml(overlay / "kustomization.yaml")
+    # As manifests/components/monitoring says: listed before common, whose namespace then reaches it too.
+    kustomization["components"].insert(0, "../../components/monitoring")
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    objects = render(overlay)
+    policies = find(objects, "NetworkPolicy")
+    prometheus = {"namespace": "monitoring", "labels": {"app.kubernetes.io/name": "prometheus"}, "ip": "10.42.2.3"}
+    assert not _allowed(find(render(MANIFESTS / "overlays" / "prod"), "NetworkPolicy"), OUR_PODS["predictor"],
+                        "Ingress", prometheus, 8080), "without the component the scrape is denied"
+    ports = {"predictor": {}, "streamer": {}}
+    for name, pod in pod_specs(objects).items():
+        for container in pod["containers"]:
+            ports["predictor" if "predictor" in name or "InferenceService" in name else "streamer"].update(
+                {p["name"]: p["containerPort"] for p in container.get("ports", [])})
+    monitors = {m["metadata"]["name"]: m for m in find(objects, "PodMonitor")}
+    for app, pod in OUR_PODS.items():
+        monitor = monitors[f"twitter-sentiment-{app}"]
+        assert monitor["metadata"]["namespace"] == NAMESPACE
+        assert _selects(monitor["spec"]["selector"], pod["labels"])
+        [endpoint] = monitor["spec"]["podMetricsEndpoints"]
+        assert endpoint["path"] == "/metrics"
+        port = ports[app][endpoint["port"]]
+        assert _allowed(policies, pod, "Ingress", prometheus, port), f"prometheus -> {app}:{port}"
+        assert not _allowed(policies, pod, "Ingress", OTHER_PODS["neighbour"], port if app == "streamer" else 8000)
+
+
+def test_a_drain_keeps_one_predictor_serving(objects):
+    """The eviction API refuses an eviction that would break a PodDisruptionBudget (Kubernetes docs, "API-
+    initiated eviction"): with maxUnavailable 1 and at least 2 replicas a drain proceeds one pod at a time,
+    and one pod keeps serving."""
+    [budget] = [b for b in find(objects, "PodDisruptionBudget")]
+    predictor = one(objects, "InferenceService", ISVC)["spec"]["predictor"]
+    assert _selects(budget["spec"]["selector"], OUR_PODS["predictor"]["labels"])
+    unavailable = budget["spec"]["maxUnavailable"]
+    assert 1 <= unavailable < predictor["minReplicas"], "evictions allowed, and never all pods at once"

@@ -13,6 +13,8 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT, REGION = "111111111111", "us-east-1"  # a made-up account: nothing is deployed
+# The AMIs `cdk synth` would have looked up once and pinned in cdk.context.json (made-up ids).
+PINNED_AMIS = {"AL2023": "ami-0123456789abcdef0", "AL2023_NVIDIA": "ami-0fedcba9876543210"}
 
 OPTIONS = {  # the optional features, and names given at deploy time instead of the defaults
     "gpu_worker": True,
@@ -29,6 +31,7 @@ def synthesized():
     aws_cdk = pytest.importorskip("aws_cdk", reason="aws-cdk-lib is missing (the project's infra extra)")
     from aws_cdk.assertions import Template
 
+    from infra import cluster
     from infra.app import FEATURE_FLAGS
     from infra.config import InfraConfig
     from infra.stack import TwitterSentimentStack
@@ -37,6 +40,8 @@ def synthesized():
         **FEATURE_FLAGS,
         # What `cdk deploy` would have looked up and saved in cdk.context.json.
         f"availability-zones:account={ACCOUNT}:region={REGION}": [f"{REGION}a", f"{REGION}b"],
+        **{f"ssm:account={ACCOUNT}:parameterName={getattr(cluster, name)}:region={REGION}": ami
+           for name, ami in PINNED_AMIS.items()},
     })
     env = aws_cdk.Environment(account=ACCOUNT, region=REGION)
     configs = {"default": InfraConfig(), "options": InfraConfig().replace(**OPTIONS)}

@@ -61,3 +61,17 @@ def test_oidc_documents_describe_the_signing_key(tmp_path):
     # kube-apiserver's key id: base64url(sha256(DER public key)), which tokens carry in their header.
     assert jwk["kid"] == base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode()
     assert (jwk["kty"], jwk["alg"], jwk["use"]) == ("RSA", "RS256", "sig")
+
+
+def test_the_pipelines_ui_reads_artifacts_with_its_own_role():
+    """KFP 2.17's UI server (frontend/server/minio-helper.ts) takes AWS credentials from the provider chain,
+    IRSA included, only when its endpoint is AWS S3 (aws-helper.ts isAWSS3Endpoint: /s3.{0,}\\.amazonaws\\.com/)
+    and no keys are set; the pod identity webhook gives them to pods of an annotated ServiceAccount."""
+    script = (INFRA / "addons.sh").read_text()
+    assert 'annotate serviceaccount ml-pipeline-ui --overwrite "eks.amazonaws.com/role-arn=$UI_ROLE_ARN"' in script
+    assert "UI_ROLE_ARN=${UI_ROLE_ARN:-$(stack_output UiRoleArn)}" in script
+    endpoint = re.search(r'AWS_S3_ENDPOINT="([^"]+)"', script).group(1).replace("${REGION}", "eu-west-1")
+    assert re.search(r"s3.{0,}\.amazonaws\.com\.?.{0,}", endpoint, re.IGNORECASE)
+    assert "AWS_ACCESS_KEY_ID" not in script, "keys would bypass the role"
+    restart = script.index("rollout restart deployment/ml-pipeline-ui")
+    assert restart > script.index("annotate serviceaccount ml-pipeline-ui"), "the webhook acts at pod creation"

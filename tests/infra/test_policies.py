@@ -78,3 +78,13 @@ def test_no_wildcard_action_and_no_delete(app):
     for action, resource in grants(policies.POLICIES[app](RES)):
         assert "*" not in action and "Delete" not in action
         assert resource != "*"
+
+
+def test_the_pipelines_ui_reads_only_run_artifacts():
+    """KFP 2.17's UI server fetches an artifact itself (frontend/server/minio-helper.ts): with no keys and an
+    AWS S3 endpoint it takes credentials from the AWS provider chain, which includes IRSA's web identity.
+    It needs to read the pipeline root, and nothing else."""
+    got = grants(policies.ui_policy(RES))
+    assert got == {("s3:GetObject", f"{MODELS}/kfp-artifacts/*"), ("s3:ListBucket", MODELS)}
+    [listing] = [s for s in policies.ui_policy(RES)["Statement"] if s["Action"] == ["s3:ListBucket"]]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["kfp-artifacts", "kfp-artifacts/*"]}}

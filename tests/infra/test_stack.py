@@ -7,7 +7,7 @@ import json
 import pytest
 
 from infra import policies
-from tests.infra.conftest import ACCOUNT, REGION
+from tests.infra.conftest import ACCOUNT, PINNED_AMIS, REGION, ROOT
 
 
 def resources(template: dict, kind: str) -> dict[str, dict]:
@@ -48,7 +48,7 @@ OIDC_BUCKET = f"twitter-sentiment-oidc-{ACCOUNT}-{REGION}"
 
 def test_every_bucket_is_encrypted_versioned_and_kept(template):
     buckets = resources(template, "AWS::S3::Bucket")
-    assert len(buckets) == 4  # datasets, models, logs, OIDC discovery
+    assert len(buckets) == 5  # datasets, models, logs, OIDC discovery, etcd snapshots
     for name, bucket in buckets.items():
         rule = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
         assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms"), name
@@ -61,8 +61,9 @@ def test_data_buckets_named_from_configuration_block_all_public_access_and_are_r
         assert bucket["PublicAccessBlockConfiguration"] == BLOCK_ALL
         assert template["Resources"][logical_id]["DeletionPolicy"] == "Retain"
         assert "LoggingConfiguration" in bucket
-    [logs] = [p for p in props(template, "AWS::S3::Bucket") if "BucketName" not in p]
-    assert logs["PublicAccessBlockConfiguration"] == BLOCK_ALL
+    unnamed = [p for p in props(template, "AWS::S3::Bucket") if "BucketName" not in p]
+    assert len(unnamed) == 2, "the access logs and the etcd snapshots: names CloudFormation picks"
+    assert all(p["PublicAccessBlockConfiguration"] == BLOCK_ALL for p in unnamed)
 
 
 def test_bucket_names_follow_context(options_template):
@@ -166,7 +167,9 @@ def test_nodes_use_ssm_not_ssh_keys(synthesized):
         for instance in instances:
             assert "KeyName" not in instance
             assert instance["BlockDeviceMappings"][0]["Ebs"]["Encrypted"] is True
-            assert instance["ImageId"].startswith("resolve:ssm:/aws/service/")
+            # Pinned: the id looked up once (cdk.context.json), not "resolve:ssm:…/latest" at each launch,
+            # which boots whatever AMI is newest when a node is replaced.
+            assert instance["ImageId"] in PINNED_AMIS.values()
             assert instance["MetadataOptions"] == {"HttpTokens": "required", "HttpPutResponseHopLimit": 1}
         ssm_policies = [json.dumps(r["Properties"].get("ManagedPolicyArns", []))
                         for r in resources(t, "AWS::IAM::Role").values()
@@ -179,7 +182,7 @@ def test_optional_gpu_worker(options_template):
     types = {i["InstanceType"] for i in props(options_template, "AWS::EC2::Instance")}
     assert "g4dn.xlarge" in types
     [gpu] = [i for i in props(options_template, "AWS::EC2::Instance") if i["InstanceType"] == "g4dn.xlarge"]
-    assert "deeplearning" in gpu["ImageId"]
+    assert gpu["ImageId"] == PINNED_AMIS["AL2023_NVIDIA"]
     assert "NODE_KIND=gpu" in json.dumps(gpu["UserData"])
 
 
@@ -200,3 +203,30 @@ def test_outputs_tell_the_rest_what_it_needs(template):
         "ControlPlaneInstanceId", "KubeconfigCommand", "ApiTunnelCommand"}
     assert f"/{policies.MODEL_PREFIX}" in json.dumps(template["Outputs"]["ModelStoreUri"])
     assert "secretsmanager get-secret-value" in json.dumps(template["Outputs"]["KubeconfigCommand"])
+
+
+def test_the_control_plane_snapshots_etcd_to_its_own_bucket(template):
+    """k3s snapshots only its embedded etcd (--cluster-init), on --etcd-snapshot-schedule-cron, to S3 with
+    --etcd-s3, keeping --etcd-snapshot-retention of them; with no keys it signs with the instance's IAM
+    role (docs.k3s.io/cli/etcd-snapshot; k3s pkg/etcd/s3)."""
+    from infra.cluster import ETCD_SNAPSHOT_FOLDER
+
+    script = (ROOT / "infra" / "userdata" / "control_plane.sh").read_text()
+    for flag in ("--cluster-init", "--etcd-s3 ", '--etcd-s3-bucket "$ETCD_S3_BUCKET"', '--etcd-s3-region "$AWS_REGION"',
+                 '--etcd-s3-folder "$ETCD_S3_FOLDER"', '--etcd-snapshot-schedule-cron "$ETCD_SNAPSHOT_CRON"',
+                 '--etcd-snapshot-retention "$ETCD_SNAPSHOT_RETENTION"'):
+        assert flag in script, flag
+    [control_plane] = [r for name, r in resources(template, "AWS::EC2::Instance").items() if "ControlPlane" in name]
+    user_data = json.dumps(control_plane["Properties"]["UserData"])
+    [bucket] = [name for name in resources(template, "AWS::S3::Bucket") if "EtcdSnapshots" in name]
+    assert "ETCD_S3_BUCKET=" in user_data and bucket in user_data
+    assert f"ETCD_S3_FOLDER={ETCD_SNAPSHOT_FOLDER}" in user_data and "ETCD_SNAPSHOT_CRON=" in user_data
+    props_of_bucket = resources(template, "AWS::S3::Bucket")[bucket]["Properties"]
+    assert props_of_bucket["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
+    writers = [p for p in resources(template, "AWS::IAM::Policy").values()
+               if bucket in json.dumps(p["Properties"]["PolicyDocument"])]
+    assert len(writers) == 1 and "ControlPlane" in json.dumps(writers[0]["Properties"]["Roles"]), \
+        "only the control plane's role touches the snapshots"
+    granted = json.dumps(writers[0]["Properties"]["PolicyDocument"])
+    assert "s3:PutObject" in granted and f"/{ETCD_SNAPSHOT_FOLDER}/*" in granted
+    assert "EtcdSnapshotBucket" in template["Outputs"]

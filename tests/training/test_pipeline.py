@@ -169,7 +169,7 @@ class FakeKfp:
 
 def test_upload_creates_then_versions(tmp_path):
     fake, package = FakeKfp(), tmp_path / "p.yaml"
-    assert main(["compile", "-o", str(package)]) == 0
+    assert main(["compile", "-o", str(package), "--model-store-uri", "s3://models/ts"]) == 0
     client = kfp_server.connect("http://kfp", lambda host: fake)
     first = kfp_server.upload(client, str(package), "twitter-sentiment-training", "v1")
     second = kfp_server.upload(client, str(package), "twitter-sentiment-training", "v2")
@@ -179,7 +179,7 @@ def test_upload_creates_then_versions(tmp_path):
 
 def test_schedule_twice_leaves_one_schedule(tmp_path):
     fake, package = FakeKfp(), tmp_path / "p.yaml"
-    main(["compile", "-o", str(package)])
+    main(["compile", "-o", str(package), "--model-store-uri", "s3://models/ts"])
     client = kfp_server.connect("http://kfp", lambda host: fake)
     kfp_server.upload(client, str(package), "twitter-sentiment-training", "v1")
     for cron in ("0 0 2 * * *", "0 30 3 * * *"):
