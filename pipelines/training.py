@@ -4,10 +4,14 @@
 from kfp import dsl, kubernetes
 
 from components import evaluate, export_model, fetch_dataset, preprocess, train_classifier, train_word2vec
+from components.image import COMPONENT_GPU_IMAGE
 
 PIPELINE_NAME = "twitter-sentiment-training"
 S3_SECRET = "aws-credentials"  # keys AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY; optional so IRSA works too
 S3_SECRET_KEYS = {"AWS_ACCESS_KEY_ID": "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY": "AWS_SECRET_ACCESS_KEY"}
+# The same step in the image whose Keras runs on JAX with CUDA (components-gpu/Dockerfile).
+train_classifier_gpu = dsl.component(base_image=COMPONENT_GPU_IMAGE,
+                                     install_kfp_package=False)(train_classifier.python_func)
 
 
 def _with_s3(task: dsl.PipelineTask) -> dsl.PipelineTask:
@@ -62,7 +66,7 @@ def build(gpu: bool = False):
                                  min_count=w2v_min_count, epochs=w2v_epochs, workers=w2v_workers, seed=seed)
         vectors.set_display_name("Train Word2vec").set_cpu_request("2").set_memory_request("4G").set_memory_limit("16G")
 
-        trained = train_classifier(
+        trained = (train_classifier_gpu if gpu else train_classifier)(
             train=split.outputs["train"], validation=split.outputs["validation"], vectors=vectors.outputs["vectors"],
             dataset_uri=dataset_uri, dataset_fingerprint=fetched.outputs["fingerprint"],
             sequence_length=sequence_length, units=units, recurrent_dropout=recurrent_dropout, dropout=dropout,
