@@ -12,11 +12,11 @@ security="${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
 command -v mmdebstrap >/dev/null || { echo "make base-image needs mmdebstrap (apt-get install mmdebstrap)" >&2; exit 1; }
 started=$(date +%s)
 # The sources are given explicitly: without them mmdebstrap reads sources from stdin when it is not a terminal.
+# shellcheck disable=SC2016  # "$1" in a hook is mmdebstrap's (the root file system), not this shell's
 mmdebstrap --quiet --variant=minbase --include=python3.11,python3.11-venv,ca-certificates \
   --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
   --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
   --customize-hook='chroot "$1" python3.11 -m venv /opt/python' \
-  --customize-hook='chroot "$1" ln -s python3.11 /usr/bin/python3 2>/dev/null || true' \
   --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* "$1"/var/log/*' \
   bookworm - "deb $mirror bookworm main" "deb $mirror bookworm-updates main" \
   "deb $security bookworm-security main" </dev/null \

@@ -28,8 +28,8 @@ PRESENT = {"streamer": ("tweepy", "httpx", "boto3", "streamer", "twitter_sentime
 # Names that must be in no layer: secrets files, git metadata, cluster credentials, test data, local state.
 FORBIDDEN = re.compile(r"(^|/)(\.git|\.env(\.[^/]*)?|[^/]+\.env|[^/]*kubeconfig[^/]*|\.kube|tests|\.venv[^/]*|"
                        r"\.cache|model-store|artifacts|sentiment140[^/]*\.csv|replay[^/]*\.jsonl)(/|$)")
-OWN_CODE = ("app/",)
-PIP_CACHE_MOUNT = {"root/.cache", "root/.cache/pip"}  # the build's cache mount point: an empty directory  # where the project's files go; site-packages may legitimately hold a package's tests
+OWN_CODE = ("app/",)  # where the project's files go; site-packages may legitimately hold a package's tests
+PIP_CACHE_MOUNT = {"root/.cache", "root/.cache/pip"}  # the build's cache mount point: an empty directory
 
 
 def layer_files(image: str) -> list[str]:

@@ -173,8 +173,9 @@ def test_gpu_dockerfile_is_the_components_one_with_jax_on_cuda():
     cpu, gpu = (REPO / "components" / "Dockerfile").read_text(), (REPO / "components-gpu" / "Dockerfile").read_text()
     assert problems(gpu) == []
     assert "ENV" in gpu and "KERAS_BACKEND=jax" in gpu and "pyproject.toml train-gpu" in gpu
-    body = lambda text: [i for i in instructions(text) if i[0] not in ("ENV", "RUN")]
+    body = lambda text: [i for i in instructions(text) if i[0] not in ("ENV", "RUN", "COPY")]
     assert body(cpu) == body(gpu), "the two components images differ only in their backend"
+    assert "-c /tmp/deps/gpu-lock.txt" in gpu, "JAX and the CUDA wheels are pinned too"
 
 
 # --- secrets files stay out of git and out of every build context (issue 13, point 12) ----------------
@@ -201,15 +202,16 @@ def test_build_context_holds_only_what_the_dockerfiles_copy(tmp_path):
                 if line.strip() and not line.startswith("#")]
     planted = SECRET_FILES + ["serving/.env", "twitter_sentiment/x.env", ".git/config", "tests/data.csv",
                               ".venv/bin/python", "model-store/LATEST", "serving/__pycache__/app.pyc"]
-    needed = ["pyproject.toml", "requirements/lock.txt", "images/requirements.py", "twitter_sentiment/text.py",
-              "serving/app.py", "streamer/sinks.py"]
+    needed = ["pyproject.toml", "requirements/lock.txt", "requirements/gpu-lock.txt", "images/requirements.py",
+              "twitter_sentiment/text.py", "serving/app.py", "streamer/sinks.py"]
     for name in planted + needed:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x")
     context = exclude_paths(str(tmp_path), patterns)
     assert [p for p in planted if p in context] == []
     assert [p for p in needed if p not in context] == []
-    copied = {source for name in IMAGES for word, rest in instructions((REPO / name / "Dockerfile").read_text())
-              if word == "COPY" for source in rest.split()[:-1]}
-    assert {p.rstrip("/") for p in copied} == {"pyproject.toml", "requirements/lock.txt", "images/requirements.py",
-                                               "twitter_sentiment", "serving", "streamer"}
+    dockerfiles = [(REPO / name / "Dockerfile").read_text() for name in (*IMAGES, "components-gpu")]
+    copied = {source for text in dockerfiles for word, rest in instructions(text) if word == "COPY"
+              for source in rest.split()[:-1]}
+    assert {p.rstrip("/") for p in copied} == {"pyproject.toml", "requirements/lock.txt", "requirements/gpu-lock.txt",
+                                               "images/requirements.py", "twitter_sentiment", "serving", "streamer"}
