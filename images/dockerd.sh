@@ -3,16 +3,17 @@
 #   images/dockerd.sh start   prints the DOCKER_HOST to use (the running daemon's, or a new private one)
 #   images/dockerd.sh stop    stops the private daemon, if one runs
 #   images/dockerd.sh run CMD...   CMD with DOCKER_HOST set; a private daemon it had to start stops after
-# Its data root (.cache/docker) outlives it, so images and the build cache persist between runs.
+# Its state (DOCKER_STATE_DIR, default .cache/docker: data root, socket, log) outlives it, so images and
+# the build cache persist between runs; checkouts that name the same DOCKER_STATE_DIR share them.
 # The flags are the ones this kind of machine allows: no iptables, no default bridge (builds and
 # containers use the host's network). Needs root, as dockerd does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-state="$PWD/.cache/docker"
+state="$(realpath -m "${DOCKER_STATE_DIR:-$PWD/.cache/docker}")"
 socket="$state/docker.sock"
 pidfile="$state/dockerd.pid"
 # containerd's sockets live under the exec root; a unix socket path must stay under 108 bytes.
-exec_root="/tmp/ts-docker-$(printf %s "$PWD" | sha1sum | cut -c1-12)"
+exec_root="/tmp/ts-docker-$(printf %s "$state" | sha1sum | cut -c1-12)"
 
 reachable() { docker ${1:+-H "$1"} version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
