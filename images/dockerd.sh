@@ -40,7 +40,14 @@ case "${1:-}" in
     [[ -f "$pidfile" ]] || exit 0
     pid="$(cat "$pidfile")"
     kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || exit 0; sleep 0.5; done
+    for _ in $(seq 1 60); do
+      if ! kill -0 "$pid" 2>/dev/null; then  # leave no runtime state: its network namespace is a mount
+        umount "$exec_root"/netns/* 2>/dev/null || true
+        rm -rf "$exec_root"
+        exit 0
+      fi
+      sleep 0.5
+    done
     echo "dockerd $pid did not stop within 30 s" >&2; exit 1
     ;;
   run)

@@ -123,7 +123,7 @@ class Run:
     def stream(self, url: str) -> dict:
         replay = Path(self.args.replay) if self.args.replay else self.results / f"replay-{self.args.tweets}.jsonl"
         if not replay.exists():
-            self._run("replay", [sys.executable, "-m", "streamer", "make-replay", "--count", str(self.args.tweets),
+            self._run("replay", [sys.executable, "-m", "streamer.replay", "--count", str(self.args.tweets),
                                  "--out", str(replay)])
         self.settings_env = {"SOURCE": "replay", "REPLAY_FILE": str(replay), "MODEL_SERVER_URL": url,
                              "MODEL_NAME": MODEL_NAME, "HEALTH_PORT": str(_free_port()),

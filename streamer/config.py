@@ -91,7 +91,7 @@ class Settings:
             if not self.stream_rules.strip():
                 raise ConfigError("SOURCE=x needs STREAM_RULES: a filtered stream without rules delivers nothing")
         if self.source == "replay" and not self.replay_file:
-            raise ConfigError("SOURCE=replay needs REPLAY_FILE (make one with `python -m streamer make-replay`)")
+            raise ConfigError("SOURCE=replay needs REPLAY_FILE (make one with `python -m streamer.replay`)")
         if self.batch_size > 1024:
             raise ConfigError(f"BATCH_SIZE={self.batch_size}: the model server takes at most 1024 instances")
 

