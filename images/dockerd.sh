@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # A private Docker daemon for `make images` and the container tests, when no daemon is reachable.
-#   images/dockerd.sh start   prints the DOCKER_HOST to use (the running daemon's, or a new private one)
+#   images/dockerd.sh start   prints the DOCKER_HOST to use (the running daemon's, or a new private one),
+#                             and a second line "started" when it started one
 #   images/dockerd.sh stop    stops the private daemon, if one runs
 #   images/dockerd.sh run CMD...   CMD with DOCKER_HOST set; a private daemon it had to start stops after
-# Its state (DOCKER_STATE_DIR, default .cache/docker: data root, socket, log) outlives it, so images and
-# the build cache persist between runs; checkouts that name the same DOCKER_STATE_DIR share them.
+# Its state (DOCKER_STATE_DIR: data root, socket, log; default ~/.cache/twitter-sentiment/docker-<checkout>,
+# outside the checkout so that no tool walks gigabytes of image layers) outlives it, so images and the
+# build cache persist between runs; checkouts that name the same DOCKER_STATE_DIR share them.
 # The flags are the ones this kind of machine allows: no iptables, no default bridge (builds and
 # containers use the host's network). Needs root, as dockerd does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-state="$(realpath -m "${DOCKER_STATE_DIR:-$PWD/.cache/docker}")"
+checkout="$(printf %s "$PWD" | sha1sum | cut -c1-12)"
+state="$(realpath -m "${DOCKER_STATE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/twitter-sentiment/docker-$checkout}")"
 socket="$state/docker.sock"
 pidfile="$state/dockerd.pid"
 # containerd's sockets live under the exec root; a unix socket path must stay under 108 bytes.
@@ -29,7 +32,7 @@ case "${1:-}" in
     nohup dockerd --iptables=false --ip6tables=false --bridge=none --data-root "$state/data" \
       --exec-root "$exec_root" --pidfile "$pidfile" -H "unix://$socket" >"$state/dockerd.log" 2>&1 &
     for _ in $(seq 1 120); do
-      if reachable "unix://$socket"; then echo "unix://$socket"; exit 0; fi
+      if reachable "unix://$socket"; then printf 'unix://%s\nstarted\n' "$socket"; exit 0; fi
       sleep 0.5
     done
     echo "dockerd did not start within 60 s; its log: $state/dockerd.log" >&2
@@ -52,13 +55,10 @@ case "${1:-}" in
     ;;
   run)
     shift
-    started_here=""
-    [[ -f "$pidfile" ]] || started_here=1
-    host="$("$0" start)"
-    [[ "$host" == "unix://$socket" && -n "$started_here" ]] || started_here=""
+    started="$("$0" start)"
     status=0
-    DOCKER_HOST="$host" "$@" || status=$?
-    [[ -z "$started_here" ]] || "$0" stop
+    DOCKER_HOST="$(head -n 1 <<<"$started")" "$@" || status=$?
+    [[ "$started" != *$'\n'started ]] || "$0" stop
     exit "$status"
     ;;
   *) echo "usage: $0 start|stop|run CMD..." >&2; exit 2 ;;

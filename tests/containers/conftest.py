@@ -55,7 +55,7 @@ def docker_daemon():
     started = subprocess.run([str(ROOT / "images" / "dockerd.sh"), "start"], capture_output=True, text=True,
                              timeout=120)
     assert started.returncode == 0, started.stderr
-    host = started.stdout.strip()
+    host, *launched = started.stdout.split()  # "started" when this call launched it: then it is ours to stop
     before = os.environ.get("DOCKER_HOST")
     os.environ["DOCKER_HOST"] = host  # the CLI, docker-py and kfp.local.DockerRunner all read it
     try:
@@ -65,7 +65,8 @@ def docker_daemon():
             os.environ.pop("DOCKER_HOST", None)
         else:
             os.environ["DOCKER_HOST"] = before
-        subprocess.run([str(ROOT / "images" / "dockerd.sh"), "stop"], timeout=60, check=False)
+        if launched:
+            subprocess.run([str(ROOT / "images" / "dockerd.sh"), "stop"], timeout=60, check=False)
 
 
 def build(*names: str) -> str:

