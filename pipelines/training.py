@@ -10,6 +10,7 @@ from twitter_sentiment.embeddings import Word2VecParams
 
 # Each training default has one home, the core's parameter classes; the pipeline's parameters start there.
 W2V, CLASSIFIER = Word2VecParams(), ClassifierParams()
+from components.image import COMPONENT_GPU_IMAGE
 
 PIPELINE_NAME = "twitter-sentiment-training"
 EXPERIMENT = "twitter-sentiment"  # every run, scheduled or not, goes into this Kubeflow experiment
@@ -31,6 +32,10 @@ STEP_RESOURCES = {  # task name: (CPU request, memory request, CPU limit, memory
     "evaluate": ("500m", "1Gi", "2", "4Gi"),
     "export-model": ("250m", "512Mi", "1", "1Gi"),
 }
+
+# The same step in the image whose Keras runs on JAX with CUDA (components-gpu/Dockerfile).
+train_classifier_gpu = dsl.component(base_image=COMPONENT_GPU_IMAGE,
+                                     install_kfp_package=False)(train_classifier.python_func)
 
 
 def _on_cluster(task: dsl.PipelineTask, name: str, s3: bool = False) -> dsl.PipelineTask:
@@ -134,7 +139,7 @@ def build(gpu: bool = False):
                                  min_count=w2v_min_count, epochs=w2v_epochs, workers=w2v_workers, seed=seed)
         _on_cluster(vectors.set_display_name("Train Word2vec"), "train-word2vec")
 
-        trained = train_classifier(
+        trained = (train_classifier_gpu if gpu else train_classifier)(
             train=split.outputs["train"], validation=split.outputs["validation"], vectors=vectors.outputs["vectors"],
             dataset_uri=dataset_uri, dataset_fingerprint=fetched.outputs["fingerprint"],
             sequence_length=sequence_length, units=units, recurrent_dropout=recurrent_dropout, dropout=dropout,

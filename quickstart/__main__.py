@@ -183,7 +183,7 @@ class Run:
 
         replay = Path(self.args.replay) if self.args.replay else self.results / f"replay-{self.args.tweets}.jsonl"
         if not replay.exists():
-            self._run("replay", [sys.executable, "-m", "streamer", "make-replay", "--count", str(self.args.tweets),
+            self._run("replay", [sys.executable, "-m", "streamer.replay", "--count", str(self.args.tweets),
                                  "--out", str(replay)])
         os.environ.update(self.dynamodb_env)  # boto3 reads them; the streamer runs in this process
         settings = self.streamer_settings(str(replay), url)

@@ -1,4 +1,4 @@
-"""`python -m streamer run | create-table | make-replay`: the streamer's command line."""
+"""`python -m streamer run | create-table`: the streamer's command line (replays: `python -m streamer.replay`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import os
 import signal
 import sys
 import threading
-from datetime import datetime
 
 log = logging.getLogger("streamer")
 
@@ -100,15 +99,6 @@ def create_table(args) -> int:
     return 0
 
 
-def make_replay(args) -> int:
-    from streamer.replay import write_replay
-
-    start = datetime.fromisoformat(args.start) if args.start else None
-    count = write_replay(args.out, args.count, seed=args.seed, **({"start": start} if start else {}))
-    print(f"wrote {count} tweets to {args.out}")
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     from streamer.sinks import TTL_ATTRIBUTE
     from twitter_sentiment import logs
@@ -127,12 +117,6 @@ def main(argv: list[str] | None = None) -> int:
     table_parser.add_argument("--ttl-attribute", help=f"enable DynamoDB TTL on this attribute (`run --ttl-days` "
                                                       f"writes {TTL_ATTRIBUTE})")
     table_parser.set_defaults(handler=create_table)
-    replay_parser = commands.add_parser("make-replay", help="write recorded v2 stream messages from real tweets")
-    replay_parser.add_argument("--count", type=int, required=True, help="number of tweets")
-    replay_parser.add_argument("--out", required=True, help="output file (JSON Lines)")
-    replay_parser.add_argument("--seed", type=int, default=7)
-    replay_parser.add_argument("--start", help="created_at of the first tweet, ISO 8601 (default 2026-05-04T09:00Z)")
-    replay_parser.set_defaults(handler=make_replay)
     args = parser.parse_args(argv)
     logs.setup()  # the project's one format, LOG_LEVEL
     for chatty in ("httpx", "httpcore", "botocore", "urllib3"):  # one line per request would drown the log

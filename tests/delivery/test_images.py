@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.delivery.conftest import IMAGES, MANIFESTS, REPO, find, load_yaml, render
+from tests.delivery.conftest import IMAGES, MANIFESTS, REPO, find, load_yaml, render, run
 
 PLACEHOLDER = "registry.invalid/twitter-sentiment"  # the image names the manifests use until deploy
 ROOT_USERS = {"root", "0"}
@@ -146,3 +146,72 @@ def test_image_names_agree_across_dockerfiles_manifests_and_ci():
     assert 'os.environ.get("COMPONENT_IMAGE"' in source
     assert re.search(r'"[^"]+/components[:@][^"]+"', source), "the default names the components image"
     assert "COMPONENT_IMAGE" in (REPO / "ci" / "resolve_digests.sh").read_text()
+
+
+# --- which image each step runs in --------------------------------------------------------------------
+
+@pytest.mark.parametrize("gpu", [False, True])
+def test_compile_gpu_runs_the_classifier_in_the_gpu_image(tmp_path, gpu):
+    """`compile --gpu` puts the classifier step in the JAX-on-CUDA image (a GPU node with TensorFlow CPU
+    would idle its GPU); every other step, and every step without --gpu, in the components image."""
+    import yaml
+
+    from components.image import COMPONENT_GPU_IMAGE, COMPONENT_IMAGE
+    from pipelines.__main__ import main
+
+    out = tmp_path / "pipeline.yaml"
+    assert main(["compile", "-o", str(out), *(["--gpu"] if gpu else [])]) == 0
+    executors = next(yaml.safe_load_all(out.read_text()))["deploymentSpec"]["executors"]
+    images = {name: e["container"]["image"] for name, e in executors.items()}
+    classifier = images.pop("exec-train-classifier")
+    assert classifier == (COMPONENT_GPU_IMAGE if gpu else COMPONENT_IMAGE)
+    assert set(images.values()) == {COMPONENT_IMAGE}
+    assert COMPONENT_GPU_IMAGE != COMPONENT_IMAGE
+
+
+def test_gpu_dockerfile_is_the_components_one_with_jax_on_cuda():
+    cpu, gpu = (REPO / "components" / "Dockerfile").read_text(), (REPO / "components-gpu" / "Dockerfile").read_text()
+    assert problems(gpu) == []
+    assert "ENV" in gpu and "KERAS_BACKEND=jax" in gpu and "pyproject.toml train-gpu" in gpu
+    body = lambda text: [i for i in instructions(text) if i[0] not in ("ENV", "RUN", "COPY")]
+    assert body(cpu) == body(gpu), "the two components images differ only in their backend"
+    assert "-c /tmp/deps/gpu-lock.txt" in gpu, "JAX and the CUDA wheels are pinned too"
+
+
+# --- secrets files stay out of git and out of every build context (issue 13, point 12) ----------------
+
+SECRET_FILES = [".env", ".env.local", "x-api.env", "streamer/.env", "manifests/base/secrets/x-api.local.env",
+                "manifests/overlays/prod/secrets/aws-credentials.env", "kubeconfig", "ci/prod.kubeconfig"]
+SETTINGS_FILES = ["manifests/base/streamer.env", "manifests/overlays/prod/streamer.env",
+                  "manifests/overlays/prod/release.env", "manifests/overlays/staging/streamer.env"]
+
+
+def test_git_ignores_filled_in_secrets_files_but_not_the_settings_the_manifests_render():
+    def ignored(path: str) -> bool:
+        return run(["git", "-C", str(REPO), "check-ignore", "--quiet", "--no-index", path]).returncode == 0
+
+    assert [p for p in SECRET_FILES if not ignored(p)] == []
+    assert [p for p in SETTINGS_FILES if ignored(p)] == []
+
+
+def test_build_context_holds_only_what_the_dockerfiles_copy(tmp_path):
+    """docker-py's implementation of .dockerignore (what the Docker CLI sends as the build context)."""
+    from docker.utils.build import exclude_paths
+
+    patterns = [line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+    planted = SECRET_FILES + ["serving/.env", "twitter_sentiment/x.env", ".git/config", "tests/data.csv",
+                              ".venv/bin/python", "model-store/LATEST", "serving/__pycache__/app.pyc"]
+    needed = ["pyproject.toml", "requirements/lock.txt", "requirements/gpu-lock.txt", "images/requirements.py",
+              "twitter_sentiment/text.py", "serving/app.py", "streamer/sinks.py"]
+    for name in planted + needed:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    context = exclude_paths(str(tmp_path), patterns)
+    assert [p for p in planted if p in context] == []
+    assert [p for p in needed if p not in context] == []
+    dockerfiles = [(REPO / name / "Dockerfile").read_text() for name in (*IMAGES, "components-gpu")]
+    copied = {source for text in dockerfiles for word, rest in instructions(text) if word == "COPY"
+              for source in rest.split()[:-1]}
+    assert {p.rstrip("/") for p in copied} == {"pyproject.toml", "requirements/lock.txt", "requirements/gpu-lock.txt",
+                                               "images/requirements.py", "twitter_sentiment", "serving", "streamer"}

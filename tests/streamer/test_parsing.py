@@ -119,10 +119,10 @@ def test_matching_rule_without_tag_is_read_leniently():
 
 
 def test_make_replay_writes_v2_stream_messages(tmp_path):
-    from streamer.__main__ import main
+    from streamer.replay import main
 
     out = tmp_path / "replay.jsonl"
-    assert main(["make-replay", "--count", "120", "--out", str(out)]) == 0
+    assert main(["--count", "120", "--out", str(out)]) == 0
     raw = out.read_bytes()
     assert raw.endswith(b"\r\n") and b"\n" not in raw.replace(b"\r\n", b"")
     lines = raw.split(b"\r\n")[:-1]
