@@ -11,6 +11,7 @@ then the targets of issue 3. Without --bundle it trains one of the default archi
 server's resident memory before and after 8 clients x 30 s of 1,024-tweet requests.
 
     python -m bench.serving [--bundle DIR] [--seconds 3] [--rounds 3] [--soak]
+    python -m bench.serving --against-fixed   # length-aware vs fixed-length padding, same data, one run
 """
 
 from __future__ import annotations
@@ -136,7 +137,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each measurement")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per batch size")
     parser.add_argument("--soak", action="store_true", help="issue 13's soak and memory benchmark instead")
+    parser.add_argument("--against-fixed", action="store_true",
+                        help="train a length-aware and a fixed-length (before issue 14) bundle and compare them")
     args = parser.parse_args()
+    if args.against_fixed:
+        return against_fixed(args)
     logs.setup("WARNING")
     began = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
@@ -195,6 +200,62 @@ def main() -> int:
         print(f"  {'PASS' if ok else 'MISS'}  {name}: {figure}")
     print(f"\nbenchmark ran {time.monotonic() - began:.0f} s")
     return 0 if all(ok for _, ok, _ in checks) else 1
+
+
+def against_fixed(args) -> int:
+    """The same data and architecture, padded to 50 steps (as before) or masked and padded per batch."""
+    from tests.helpers import train_bundle
+    from twitter_sentiment.bundle import SentimentModel
+    from twitter_sentiment.classifier import preset
+    from twitter_sentiment.embeddings import Word2VecParams
+    from twitter_sentiment.text import clean_tweet
+
+    work = Path(tempfile.mkdtemp(prefix="bench-padding-"))
+    bundles, epochs = {}, {}
+    for name, aware in (("fixed", False), ("length-aware", True)):
+        bundles[name] = train_bundle(work / name, 0, Word2VecParams(vector_size=300, min_count=1, epochs=1),
+                                     preset("default", epochs=1, batch_size=512, length_aware=aware), name)
+        epochs[name] = SentimentModel.load(bundles[name]).metadata["training"]["epoch_seconds"]
+    frame, _ = dataset.read_dataset("sample")
+    tweets = [t for t in frame["text"].tolist() if isinstance(t, str)][:8192]
+    batches = [tweets[i:i + 256] for i in range(0, len(tweets) - 255, 256)]
+    bodies = {256: [orjson.dumps({"instances": b}) for b in batches],
+              1: [orjson.dumps({"instances": [t]}) for t in tweets[:2048]]}
+    models = {name: SentimentModel.load(path) for name, path in bundles.items()}
+    started = time.perf_counter()
+    for tweet in tweets:
+        clean_tweet(tweet)
+    clean_us = (time.perf_counter() - started) / len(tweets) * 1e6
+    results = {name: {"local": [], "served": [], "p50": []} for name in bundles}
+    with model_server(bundles["fixed"], log_path=work / "fixed.log") as fixed_url, \
+            model_server(bundles["length-aware"], log_path=work / "aware.log") as aware_url:
+        urls = {name: f"{base}{contract.predict_path()}"
+                for name, base in (("fixed", fixed_url), ("length-aware", aware_url))}
+        for name in bundles:
+            in_process(models[name], batches, 0.5)
+            asyncio.run(load(urls[name], bodies[1], 1, 0.5))
+        for _ in range(args.rounds):  # alternate, so a noisy neighbour hits both alike
+            for name in bundles:
+                results[name]["local"].append(in_process(models[name], batches, args.seconds / 2))
+                served = asyncio.run(load(urls[name], bodies[256], 1, args.seconds / 2))
+                results[name]["served"].append(served["per_s"] * 256)
+                results[name]["p50"].append(asyncio.run(load(urls[name], bodies[1], 1, args.seconds / 2))["p50_ms"])
+    best = {name: {"local": max(r["local"]), "served": max(r["served"]), "p50": min(r["p50"])}
+            for name, r in results.items()}
+    f, a = best["fixed"], best["length-aware"]
+    print(f"\n{os.cpu_count()} CPUs; {args.rounds} alternating rounds, best of each; the embedded sample's tweets\n")
+    print("| | fixed length (before) | length-aware | ratio |\n|---|---|---|---|")
+    print(f"| classifier epoch, full sample | {epochs['fixed']:.1f} s | {epochs['length-aware']:.1f} s "
+          f"| {epochs['fixed'] / epochs['length-aware']:.2f}x faster |")
+    print(f"| in-process, 256 tweets a call | {f['local']:,.0f} tweets/s | {a['local']:,.0f} tweets/s "
+          f"| {a['local'] / f['local']:.2f}x |")
+    print(f"| served, 256 tweets a request | {f['served']:,.0f} tweets/s | {a['served']:,.0f} tweets/s "
+          f"| {a['served'] / f['served']:.2f}x |")
+    print(f"| served / in-process at 256 | {f['served'] / f['local']:.2f} | {a['served'] / a['local']:.2f} | |")
+    print(f"| one-tweet request p50 | {f['p50']:.2f} ms | {a['p50']:.2f} ms | |")
+    print(f"| cleaning, share of in-process cost per tweet | {clean_us * f['local'] / 1e6:.0%} "
+          f"| {clean_us * a['local'] / 1e6:.0%} | ({clean_us:.0f} µs a tweet) |")
+    return 0
 
 
 if __name__ == "__main__":

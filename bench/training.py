@@ -3,6 +3,10 @@ and the TF-IDF reference, on the held-out split of the embedded sample and on se
 hand-labelled positive/negative tweets.
 
     python -m bench.training [--sentiment140 ../shared/data/sentiment140_testdata.manual.2009.06.14.csv]
+                             [--presets default,fixed-length,original] [--seeds 3]
+
+Each model is trained once per seed (the classifier's seed; the split and Word2vec are shared) and
+reported as the mean and spread (max - min) over the seeds.
 """
 
 from __future__ import annotations
@@ -12,7 +16,10 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
 
 from twitter_sentiment import dataset, evaluation, logs, training
 from twitter_sentiment.bundle import SentimentModel
@@ -37,7 +44,9 @@ DEFAULT_S140 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sentim
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sentiment140", default=str(DEFAULT_S140))
-    parser.add_argument("--presets", default="default,original")
+    parser.add_argument("--presets", default="default,original",
+                        help="comma-separated; 'fixed-length' is the default padded to 50 steps, as before issue 14")
+    parser.add_argument("--seeds", type=int, default=1, help="train each model with this many seeds")
     parser.add_argument("--sample-rows", type=int, default=0)
     parser.add_argument("--sweep", action="store_true", help="train the SWEEP variants instead of the presets")
     args = parser.parse_args()
@@ -73,7 +82,10 @@ def main() -> int:
     if args.sweep:
         runs = [(name, w2v, preset("default", **{**SWEEP_BASE, **over})) for name, w2v, over in SWEEP]
     else:
-        runs = [(f"Word2vec + LSTM, preset '{name}'", {}, preset(name)) for name in args.presets.split(",")]
+        runs = [(f"Word2vec + LSTM, preset '{name}'", {},
+                 preset("default", length_aware=False) if name == "fixed-length" else preset(name))
+                for name in args.presets.split(",")]
+    runs = [(name, w2v, replace(params, seed=params.seed + k)) for name, w2v, params in runs for k in range(args.seeds)]
     for number, (name, w2v, params) in enumerate(runs):
         vectors = f("w2v.bin")
         if w2v:
@@ -82,7 +94,7 @@ def main() -> int:
         bundle = f(f"bundle-{number}")
         summary = training.classifier(f("train.csv"), f("val.csv"), vectors, bundle, params)
         model = SentimentModel.load(bundle)
-        row = {"model": name, "train_s": summary["train_seconds"],
+        row = {"model": name, "train_s": summary["train_seconds"], "epoch_s": summary["epoch_seconds"],
                "epochs": summary["epochs_run"],
                "split_acc": evaluation.metrics(test["label"], model.score_clean(test["clean"].tolist()))}
         if s140 is not None:
@@ -91,19 +103,37 @@ def main() -> int:
 
     print(f"\nembedded sample: {len(train)} train / {len(test)} held-out tweets; word2vec (shared) {w2v_seconds:.1f}s; "
           f"sentiment140 test: {0 if s140 is None else len(s140)} tweets")
-    print("| model | classifier training | epochs | held-out accuracy | held-out ROC AUC "
+    print(f"{args.seeds} seed(s) per model: mean ± spread (max - min)")
+    print("| model | classifier training | time per epoch | epochs | held-out accuracy | held-out ROC AUC "
           "| sentiment140 accuracy | sentiment140 ROC AUC |")
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
+    by_name: dict[str, list[dict]] = {}
     for row in rows:
-        s = row.get("s140_acc")
-        print(f"| {row['model']} | {row['train_s']:.1f} s | {row['epochs']} | {row['split_acc']['accuracy']:.4f} | "
-              f"{row['split_acc']['roc_auc']:.4f} | {s['accuracy'] if s else float('nan'):.4f} | "
-              f"{s['roc_auc'] if s else float('nan'):.4f} |")
-    by_name = {r["model"]: r for r in rows}
-    d, o = by_name.get("Word2vec + LSTM, preset 'default'"), by_name.get("Word2vec + LSTM, preset 'original'")
-    if d and o:
-        print(f"\ndefault trains {o['train_s'] / d['train_s']:.1f}x faster than the original preset")
+        by_name.setdefault(row["model"], []).append(row)
+    for name, runs_of in by_name.items():
+        column = lambda get, runs_of=runs_of: [get(r) for r in runs_of]  # noqa: E731
+        s140 = "s140_acc" in runs_of[0]
+        print(f"| {name} | {spread(column(lambda r: r['train_s']), '.1f')} s "
+              f"| {spread(column(lambda r: r.get('epoch_s', float('nan'))), '.1f')} s "
+              f"| {'/'.join(str(r['epochs']) for r in runs_of)} "
+              f"| {spread(column(lambda r: r['split_acc']['accuracy']))} "
+              f"| {spread(column(lambda r: r['split_acc']['roc_auc']))} "
+              f"| {spread(column(lambda r: r['s140_acc']['accuracy'])) if s140 else '-'} "
+              f"| {spread(column(lambda r: r['s140_acc']['roc_auc'])) if s140 else '-'} |")
+    mean = lambda name, key: float(np.mean([r[key] for r in by_name.get(name, [])] or [np.nan]))  # noqa: E731
+    d, o, f = ("Word2vec + LSTM, preset 'default'", "Word2vec + LSTM, preset 'original'",
+               "Word2vec + LSTM, preset 'fixed-length'")
+    if d in by_name and o in by_name:
+        print(f"\ndefault trains {mean(o, 'train_s') / mean(d, 'train_s'):.1f}x faster than the original preset")
+    if d in by_name and f in by_name:
+        print(f"length-aware epochs are {mean(f, 'epoch_s') / mean(d, 'epoch_s'):.2f}x faster than fixed-length ones")
     return 0
+
+
+def spread(values: list[float], fmt: str = ".4f") -> str:
+    if len(values) == 1:
+        return format(values[0], fmt)
+    return f"{format(float(np.mean(values)), fmt)} ± {format(max(values) - min(values), fmt)}"
 
 
 if __name__ == "__main__":

@@ -1,16 +1,15 @@
 """The training pipeline: fetch → preprocess → word2vec → classifier → evaluate → [gate] → export."""
 
-
 from kfp import dsl, kubernetes
 
 from components import evaluate, export_model, fetch_dataset, preprocess, train_classifier, train_word2vec
+from components.image import COMPONENT_GPU_IMAGE
 from twitter_sentiment.classifier import ClassifierParams
 from twitter_sentiment.contract import NEGATIVE_MAX, POSITIVE_MIN
 from twitter_sentiment.embeddings import Word2VecParams
 
 # Each training default has one home, the core's parameter classes; the pipeline's parameters start there.
 W2V, CLASSIFIER = Word2VecParams(), ClassifierParams()
-from components.image import COMPONENT_GPU_IMAGE
 
 PIPELINE_NAME = "twitter-sentiment-training"
 EXPERIMENT = "twitter-sentiment"  # every run, scheduled or not, goes into this Kubeflow experiment

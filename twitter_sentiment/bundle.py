@@ -15,16 +15,18 @@ from pathlib import Path
 
 import numpy as np
 
+from twitter_sentiment.classifier import is_length_aware
 from twitter_sentiment.contract import NEGATIVE, NEGATIVE_MAX, NEUTRAL, POSITIVE, POSITIVE_MIN
 from twitter_sentiment.text import CLEANING_VERSION, clean_tweet
-from twitter_sentiment.vocabulary import Vocabulary
+from twitter_sentiment.vocabulary import Vocabulary, pad, padded_length
 
 log = logging.getLogger(__name__)
 
 BUNDLE_FORMAT = 1
 MODEL_FILE, VOCABULARY_FILE, METADATA_FILE = "model.keras", "vocabulary.json", "metadata.json"
 PAYLOAD_FILES = (MODEL_FILE, VOCABULARY_FILE)
-SCORE_CHUNK = 1024  # rows per model call in score_clean
+SCORE_CHUNK = 1024  # rows per model call in score_clean (fixed-length models)
+LENGTH_GROUP = 128  # rows per model call for a length-aware model: tweets of similar length together
 
 
 class BundleError(RuntimeError):
@@ -132,7 +134,9 @@ class SentimentModel:
         thresholds = metadata.get("thresholds") or {}
         self.thresholds = Thresholds(**thresholds)
         self.version = str(metadata.get("version", "unpublished"))
+        self.length_aware = is_length_aware(model)  # masks its padding: each batch padded to its longest
         self._forward = None  # the compiled predict function, built on first use
+        self._tf_forward = None  # on TensorFlow, the tf.function behind it
 
     @classmethod
     def load(cls, directory: str | Path) -> SentimentModel:
@@ -152,9 +156,10 @@ class SentimentModel:
     def _compiled_forward(self):
         """The model's forward pass as one compiled function for any batch size.
 
-        On TensorFlow: a tf.function whose signature leaves the batch dimension open, so a new batch
-        size never retraces (predict_on_batch retraces once, ~0.1 s, on the second size it sees) and a
-        call skips Keras' data-adapter overhead. Eager `model(x)` is 40-50x slower (PLATFORM.md).
+        On TensorFlow: a tf.function whose signature leaves the batch dimension (and, for a
+        length-aware model, the time dimension) open, so a new batch size or length never retraces
+        (predict_on_batch retraces once, ~0.1 s, on the second size it sees) and a call skips Keras'
+        data-adapter overhead. Eager `model(x)` is 40-50x slower (PLATFORM.md).
         Other Keras backends use predict_on_batch, their own compiled path.
         """
         import keras
@@ -163,8 +168,9 @@ class SentimentModel:
             return self.model.predict_on_batch
         import tensorflow as tf
 
-        forward = tf.function(lambda x: self.model(x, training=False), autograph=False,
-                              input_signature=[tf.TensorSpec([None, self.sequence_length], tf.int32)])
+        steps = None if self.length_aware else self.sequence_length
+        self._tf_forward = forward = tf.function(lambda x: self.model(x, training=False), autograph=False,
+                                                 input_signature=[tf.TensorSpec([None, steps], tf.int32)])
         return lambda x: forward(x).numpy()
 
     def score_clean(self, clean_texts: list[str]) -> np.ndarray:
@@ -174,11 +180,26 @@ class SentimentModel:
             return np.zeros((0,), dtype=np.float32)
         if self._forward is None:
             self._forward = self._compiled_forward()
+        if self.length_aware:
+            return self._score_by_length(clean_texts)
         scores = [np.asarray(self._forward(self.vocabulary.encode(clean_texts[i:i + SCORE_CHUNK],
                                                                   self.sequence_length)),
                              dtype=np.float32).reshape(-1)
                   for i in range(0, len(clean_texts), SCORE_CHUNK)]
         return scores[0] if len(scores) == 1 else np.concatenate(scores)
+
+    def _score_by_length(self, clean_texts: list[str]) -> np.ndarray:
+        """Tweets sorted by length into groups of LENGTH_GROUP, each padded to its own longest tweet
+        (rounded up, so a few shapes recur); scores come back in the callers' order."""
+        rows = self.vocabulary.ids(clean_texts, self.sequence_length)
+        lengths = np.fromiter((len(row) for row in rows), dtype=np.int64, count=len(rows))
+        order = np.argsort(lengths, kind="stable")
+        scores = np.empty(len(rows), dtype=np.float32)
+        for start in range(0, len(order), LENGTH_GROUP):
+            group = order[start:start + LENGTH_GROUP]
+            steps = padded_length(int(lengths[group[-1]]), self.sequence_length)
+            scores[group] = np.asarray(self._forward(pad([rows[i] for i in group], steps))).reshape(-1)
+        return scores
 
     def predict(self, texts: list[str]) -> list[Prediction]:
         """Label and score for each raw tweet text, in order."""

@@ -39,14 +39,21 @@ def clean_tweet(text: str) -> str:
     """
     if not isinstance(text, str):
         raise TypeError(f"clean_tweet expects str, got {type(text).__name__}")
-    text = html.unescape(text)
-    text = _URL.sub(" ", text)
-    text = _MENTION.sub(" ", text)
+    # Each step runs only where its pattern can match: cleaning runs once per tweet on the serving path.
+    if "&" in text:
+        text = html.unescape(text)
+    if "://" in text or "www." in text.lower():
+        text = _URL.sub(" ", text)
+    if "@" in text:
+        text = _MENTION.sub(" ", text)
     if not text.isascii():  # emoji are never ASCII; demojize is the slow step
         text = emoji.replace_emoji(text, replace=_emoji_token)
-    text = text.lower().replace("’", "'")
-    text = _NEGATION.sub(_negation, text)
-    text = text.replace("'", "")
+        text = text.replace("’", "'")
+    text = text.lower()
+    if "n't" in text:
+        text = _NEGATION.sub(_negation, text)
+    if "'" in text:
+        text = text.replace("'", "")
     text = _NON_WORD.sub(" ", text)
     text = _REPEATS.sub(r"\1\1", text)
     return " ".join(text.split())

@@ -54,7 +54,7 @@ def word2vec(train_path: str, vectors_path: str, params: Word2VecParams) -> int:
 
 def _xy(path: str, vocabulary, sequence_length: int) -> tuple[np.ndarray, np.ndarray]:
     frame = dataset.load(path)
-    return vocabulary.encode(frame["clean"].tolist(), sequence_length), frame["label"].to_numpy(np.float32)
+    return vocabulary.ids(frame["clean"].tolist(), sequence_length), frame["label"].to_numpy(np.float32)
 
 
 def classifier(train_path: str, validation_path: str, vectors_path: str, bundle_dir: str,

@@ -14,8 +14,8 @@ import pytest
 from tests.containers.conftest import docker, image_user, serving_container
 from tests.containers.pods import environment, grace_seconds, run_flags, streamer_spec
 from tests.helpers import free_port
-from tests.streamer import dynamodb_local
 from tests.streamer.conftest import tweets_in
+from twitter_sentiment import dynamodb_local
 
 pytestmark = pytest.mark.slow
 

@@ -11,10 +11,10 @@ import pytest
 from streamer.replay import line, messages
 from streamer.sinks import DynamoDBSink
 from tests.helpers import free_port
-from tests.streamer import dynamodb_local
 from tests.streamer.conftest import serving_on
 from tests.streamer.recorded_x_api import RecordedStream, recorded_x_api
 from tests.streamer.test_faults import metric, start_streamer, stop, wait_until
+from twitter_sentiment import dynamodb_local
 
 pytestmark = pytest.mark.slow
 

@@ -14,8 +14,8 @@ import pytest
 
 from streamer.replay import line, messages
 from streamer.sinks import DynamoDBSink, create_table
-from tests.streamer import dynamodb_local
 from tests.streamer.conftest import Run
+from twitter_sentiment import dynamodb_local
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from pipelines.__main__ import main
-from tests.streamer import dynamodb_local
-from twitter_sentiment import dataset, drift, retrain
+from twitter_sentiment import dataset, drift, dynamodb_local, retrain
 from twitter_sentiment.bundle import SentimentModel, update_metadata
 from twitter_sentiment.results import read_window, window
 from twitter_sentiment.store import ModelStore

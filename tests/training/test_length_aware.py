@@ -1,0 +1,53 @@
+"""A length-aware model: the padding around a tweet changes nothing, and batches come back in order."""
+
+import numpy as np
+import pytest
+
+from twitter_sentiment.bundle import SentimentModel
+from twitter_sentiment.text import clean_tweet
+from twitter_sentiment.vocabulary import pad
+
+TWEETS = ["I love this so much, best day ever", "worst service I have ever had, never again",
+          "ok", "the new phone is not bad at all but the battery dies fast and support was rude to me today",
+          "meh", "thanks for the quick reply!", "I can't believe how good this is", "so sad today"]
+
+
+@pytest.fixture(scope="module")
+def model(tiny_bundle):
+    loaded = SentimentModel.load(tiny_bundle)
+    assert loaded.length_aware
+    return loaded
+
+
+def test_a_score_does_not_depend_on_the_padding_around_the_tweet(model):
+    clean = [clean_tweet(t) for t in TWEETS]
+    rows = model.vocabulary.ids(clean, model.sequence_length)
+    forward = model._forward
+    longest = max(len(r) for r in rows)
+    alone = np.concatenate([np.asarray(forward(pad([row], len(row) or 1))).reshape(-1) for row in rows])
+    batch_to_longest = np.asarray(forward(pad(rows, longest))).reshape(-1)
+    batch_to_full_length = np.asarray(forward(pad(rows, model.sequence_length))).reshape(-1)
+    np.testing.assert_allclose(batch_to_longest, alone, atol=1e-5)
+    np.testing.assert_allclose(batch_to_full_length, alone, atol=1e-5)
+    assert np.ptp(alone) > 0  # the model tells the tweets apart: the comparison means something
+
+
+def test_scores_come_back_in_the_callers_order_whatever_the_grouping(model, monkeypatch):
+    clean = [clean_tweet(t) for t in TWEETS]
+    texts = clean * 40  # 320 tweets: several length groups, each sorted away from the request's order
+    one_by_one = np.concatenate([model.score_clean([text]) for text in clean])
+    together = model.score_clean(texts)
+    np.testing.assert_allclose(together, np.tile(one_by_one, 40), atol=1e-5)
+    monkeypatch.setattr("twitter_sentiment.bundle.LENGTH_GROUP", 3)
+    np.testing.assert_allclose(model.score_clean(texts), together, atol=1e-5)
+
+
+def test_the_compiled_forward_never_retraces_for_new_lengths_or_sizes(model):
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("tf.function tracing is TensorFlow's")
+    for size in (1, 7, 64, 200):
+        model.score_clean([clean_tweet(TWEETS[3])] * size)
+        model.score_clean([clean_tweet(TWEETS[2])] * size)
+    assert model._tf_forward.experimental_get_tracing_count() == 1
