@@ -9,8 +9,8 @@ def train_classifier(train: Input[Dataset], validation: Input[Dataset], vectors:
                      dataset_uri: str, dataset_fingerprint: str,
                      sequence_length: int, units: int, recurrent_dropout: float, dropout: float,
                      trainable_embedding: bool, bidirectional: bool, balanced: bool, batch_size: int, epochs: int,
-                     learning_rate: float,
-                     patience: int, max_words: int, negative_max: float, positive_min: float, seed: int,
+                     learning_rate: float, patience: int, length_aware: bool, max_words: int,
+                     negative_max: float, positive_min: float, seed: int,
                      bundle: Output[Model], training_metrics: Output[Metrics]):
     """Train the Keras classifier from the Word2vec vectors (early stopping on validation loss) and
     write an unpublished model bundle.
@@ -32,6 +32,7 @@ def train_classifier(train: Input[Dataset], validation: Input[Dataset], vectors:
         epochs: Most passes over the training split; early stopping may end sooner.
         learning_rate: Adam's learning rate.
         patience: Epochs without a better validation loss before training stops.
+        length_aware: Mask the padding and batch tweets of similar length.
         max_words: Vocabulary size kept, most frequent first; 0 keeps every word.
         negative_max: A score at or below this is NEGATIVE (stored in the bundle).
         positive_min: A score at or above this is POSITIVE; between is NEUTRAL.
@@ -49,7 +50,8 @@ def train_classifier(train: Input[Dataset], validation: Input[Dataset], vectors:
     params = ClassifierParams(sequence_length=sequence_length, units=units, recurrent_dropout=recurrent_dropout,
                               dropout=dropout, trainable_embedding=trainable_embedding,
                               bidirectional=bidirectional, balanced=balanced, batch_size=batch_size,
-                              epochs=epochs, learning_rate=learning_rate, patience=patience, seed=seed)
+                              epochs=epochs, learning_rate=learning_rate, patience=patience,
+                              length_aware=length_aware, seed=seed)
     summary = training.classifier(
         train.path, validation.path, vectors.path, bundle.path, params, max_words,
         Thresholds(negative_max, positive_min),

@@ -4,7 +4,7 @@ from kfp import dsl
 
 from components import monitor_drift, start_training
 from pipelines.training import PIPELINE_NAME as TRAINING_PIPELINE
-from pipelines.training import _with_s3
+from pipelines.training import _on_cluster
 from twitter_sentiment.contract import RESULTS_TABLE
 from twitter_sentiment.drift import Limits
 
@@ -37,10 +37,9 @@ def monitor_pipeline(
         rejected_rate_limit=rejected_rate_limit, unscored_rate_limit=unscored_rate_limit, min_volume=min_volume,
         retrain_on_drift=retrain_on_drift)
     monitored.set_display_name("Drift vs the champion").set_caching_options(False)  # every run reads a new window
-    monitored.set_cpu_request("500m").set_memory_request("1G").set_memory_limit("4G")
-    _with_s3(monitored)
+    _on_cluster(monitored, "monitor-drift", s3=True)
     with dsl.If(monitored.outputs["Output"] == True, name="retrain-on-drift"):  # noqa: E712 (a KFP condition)
         started = start_training(kfp_host=kfp_host, pipeline_name=training_pipeline, experiment=experiment,
                                  training_params=training_params)
         started.set_display_name("Start a training run").set_caching_options(False)
-        started.set_cpu_request("100m").set_memory_request("256M").set_memory_limit("512M")
+        _on_cluster(started, "start-training")

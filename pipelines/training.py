@@ -30,6 +30,8 @@ STEP_RESOURCES = {  # task name: (CPU request, memory request, CPU limit, memory
     "train-classifier": ("500m", "2Gi", "2", "6Gi"),
     "evaluate": ("500m", "1Gi", "2", "4Gi"),
     "export-model": ("250m", "512Mi", "1", "1Gi"),
+    "monitor-drift": ("250m", "1Gi", "1", "4Gi"),  # the monitor pipeline's steps
+    "start-training": ("100m", "256Mi", "500m", "512Mi"),
 }
 
 # The same step in the image whose Keras runs on JAX with CUDA (components-gpu/Dockerfile).
@@ -78,6 +80,7 @@ def build(gpu: bool = False):
         epochs: int = CLASSIFIER.epochs,
         learning_rate: float = CLASSIFIER.learning_rate,
         patience: int = CLASSIFIER.patience,
+        length_aware: bool = CLASSIFIER.length_aware,
         max_words: int = 0,
         negative_max: float = NEGATIVE_MAX,
         positive_min: float = POSITIVE_MIN,
@@ -114,6 +117,8 @@ def build(gpu: bool = False):
             epochs: Most passes over the training split; early stopping may end sooner.
             learning_rate: Adam's learning rate.
             patience: Epochs without a better validation loss before training stops.
+            length_aware: Mask the padding and batch tweets of similar length (faster; a score does not
+                depend on the padding); false trains the fixed-length model of earlier versions.
             max_words: Vocabulary size kept for the classifier, most frequent first; 0 keeps every word.
             negative_max: A score at or below this is labelled NEGATIVE (stored in the bundle).
             positive_min: A score at or above this is labelled POSITIVE; between the two is NEUTRAL.
@@ -144,8 +149,8 @@ def build(gpu: bool = False):
             sequence_length=sequence_length, units=units, recurrent_dropout=recurrent_dropout, dropout=dropout,
             trainable_embedding=trainable_embedding, bidirectional=bidirectional, balanced=balanced,
             batch_size=batch_size, epochs=epochs,
-            learning_rate=learning_rate, patience=patience, max_words=max_words, negative_max=negative_max,
-            positive_min=positive_min, seed=seed)
+            learning_rate=learning_rate, patience=patience, length_aware=length_aware, max_words=max_words,
+            negative_max=negative_max, positive_min=positive_min, seed=seed)
         _on_cluster(trained.set_display_name("Train classifier"), "train-classifier")
         if gpu:
             trained.set_accelerator_type("nvidia.com/gpu").set_accelerator_limit(1)

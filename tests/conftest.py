@@ -6,9 +6,9 @@ from tests.helpers import SHARED_TESTDATA, moto_server, train_tiny_bundle
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # `pipelines compile` refuses the placeholder image; CI sets the real digest, tests a stand-in (before kfp imports).
-os.environ.setdefault("COMPONENT_IMAGE", "registry.example.com/group/twitter-sentiment/components@sha256:" + "0" * 64)
-os.environ.setdefault("COMPONENT_GPU_IMAGE",
-                      "registry.example.com/group/twitter-sentiment/components-gpu@sha256:" + "1" * 64)
+# A tag, not a digest: the container tests tag the locally built image with it.
+os.environ.setdefault("COMPONENT_IMAGE", "registry.example.com/group/twitter-sentiment/components:test")
+os.environ.setdefault("COMPONENT_GPU_IMAGE", "registry.example.com/group/twitter-sentiment/components-gpu:test")
 
 
 def pytest_collection_modifyitems(items):

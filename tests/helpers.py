@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 # The processes tests start have one home, shared with the quickstart and the benchmarks.
-from twitter_sentiment.processes import ROOT, free_port, model_server, moto_server, running, stop  # noqa: F401
+from twitter_sentiment.processes import ROOT, free_port, model_server, moto_server, running, stop, wait_for_http  # noqa: F401
 
 # sentiment140's public test set: ../shared/data beside the checkout, or where SENTIMENT140_TESTDATA points.
 SHARED_TESTDATA = Path(os.environ.get("SENTIMENT140_TESTDATA") or

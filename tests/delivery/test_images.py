@@ -160,7 +160,8 @@ def test_compile_gpu_runs_the_classifier_in_the_gpu_image(tmp_path, gpu):
     from pipelines.__main__ import main
 
     out = tmp_path / "pipeline.yaml"
-    assert main(["compile", "-o", str(out), *(["--gpu"] if gpu else [])]) == 0
+    assert main(["compile", "-o", str(out), "--model-store-uri", "s3://models/twitter-sentiment",
+                 *(["--gpu"] if gpu else [])]) == 0
     executors = next(yaml.safe_load_all(out.read_text()))["deploymentSpec"]["executors"]
     images = {name: e["container"]["image"] for name, e in executors.items()}
     classifier = images.pop("exec-train-classifier")

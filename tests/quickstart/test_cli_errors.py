@@ -78,7 +78,7 @@ def test_make_run_says_the_same_sentence(case, tmp_path):
     (["run-local"], {"MODEL_STORE_URI": "s3://"}, "MODEL_STORE_URI='s3://'"),
     (["run-local", "--model-store", "s3://models/twitter-sentiment"],
      {"AWS_ENDPOINT_URL_S3": "CLOSED", "AWS_REGION": "us-east-1", **KEYS}, "check AWS_ENDPOINT_URL_S3='CLOSED'"),
-    (["upload"], {}, "KFP_HOST is not set"),
+    (["upload"], {}, "MODEL_STORE_URI is not set"),  # KFP itself is reached through the kube context
     (["upload"], {"KFP_HOST": "localhost:8888"}, "KFP_HOST='localhost:8888'"),
 ])
 def test_pipelines_cli_names_the_setting(args, env, sentence, tmp_path):

@@ -34,7 +34,7 @@ def steps(tmp_path_factory):
         train=a["train"], validation=a["validation"], vectors=a["vectors"], dataset_uri="sample",
         dataset_fingerprint=out.fingerprint, sequence_length=20, units=8, recurrent_dropout=0.0, dropout=0.5,
         trainable_embedding=False, bidirectional=False, balanced=False, batch_size=128, epochs=2,
-        learning_rate=0.001, patience=1, max_words=0,
+        learning_rate=0.001, patience=1, length_aware=True, max_words=0,
         negative_max=0.4, positive_min=0.7, seed=3, bundle=a["bundle"], training_metrics=a["training_metrics"])
     passed = evaluate.python_func(bundle=a["bundle"], train=a["train"], test=a["test"], min_accuracy=0.0,
                                   model_store_uri="", public_test_uri="", tolerance=0.01, force=False,

@@ -238,7 +238,7 @@ def test_schedule_the_monitor_with_typed_parameters(monkeypatch, capsys):
     fake = FakeKfp()
     fake.pipelines["twitter-sentiment-monitor"] = "p-0"
     fake.versions.append(("p-0", "v1", ""))
-    monkeypatch.setattr(kfp_server, "connect", lambda host: fake)
+    monkeypatch.setattr(kfp_server, "connect", lambda host, kube_context=None: fake)
     code = main(["schedule", "--pipeline", "monitor", "--host", "http://kfp", "--cron", "0 0 * * * *",
                  "--param", "hours=6", "--param", "retrain_on_drift=true",
                  "--param", 'training_params={"sample_rows": 1000}'])
