@@ -30,7 +30,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from twitter_sentiment.contract import MODEL_NAME
+from twitter_sentiment.contract import EXPERIMENT, MODEL_NAME
 from twitter_sentiment.settings import ConfigError, Settings, load
 from twitter_sentiment.storage import StorageError, is_s3, split_s3
 
@@ -337,8 +337,6 @@ def _text(value) -> str:
 
 
 def parser(env: PipelineSettings | None = None) -> argparse.ArgumentParser:
-    from pipelines.training import EXPERIMENT
-
     env = env or PipelineSettings()
     main = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -12,7 +12,8 @@ from twitter_sentiment.embeddings import Word2VecParams
 W2V, CLASSIFIER = Word2VecParams(), ClassifierParams()
 
 PIPELINE_NAME = "twitter-sentiment-training"
-EXPERIMENT = "twitter-sentiment"  # every run, scheduled or not, goes into this Kubeflow experiment
+from twitter_sentiment.contract import EXPERIMENT  # noqa: E402,F401  (imported from here by the CLI and tests)
+
 S3_SECRET = "aws-credentials"  # keys AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY; optional so IRSA works too
 S3_SECRET_KEYS = {"AWS_ACCESS_KEY_ID": "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY": "AWS_SECRET_ACCESS_KEY"}
 # dev's model store is Kubeflow's own S3 (SeaweedFS behind minio-service): manifests/training/dev sets

@@ -7,6 +7,7 @@ streamer asks these URLs and stores into this table. Change one here and every p
 from __future__ import annotations
 
 MODEL_NAME = "twitter-sentiment"  # the InferenceService, the KServe model and the store's prefix
+EXPERIMENT = "twitter-sentiment"  # the Kubeflow experiment every run goes into, scheduled or not
 RESULTS_TABLE = "twitter-sentiment-results"  # the DynamoDB table of one item per tweet
 
 NEGATIVE, NEUTRAL, POSITIVE = "NEGATIVE", "NEUTRAL", "POSITIVE"
