@@ -123,10 +123,24 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(chatty).setLevel(logging.WARNING)
     from twitter_sentiment.settings import ConfigError
 
+    from botocore.exceptions import EndpointConnectionError, NoCredentialsError, NoRegionError
+
     try:
         return args.handler(args)
     except ConfigError as error:  # one sentence naming the variable, no traceback
         print(f"python -m streamer {args.command}: {error}", file=sys.stderr, flush=True)
+        return 1
+    except NoRegionError:
+        print(f"python -m streamer {args.command}: AWS_REGION is not set: the DynamoDB table's region",
+              file=sys.stderr, flush=True)
+        return 1
+    except NoCredentialsError:
+        print(f"python -m streamer {args.command}: no AWS credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY "
+              "or a role)", file=sys.stderr, flush=True)
+        return 1
+    except EndpointConnectionError as error:
+        print(f"python -m streamer {args.command}: DynamoDB does not answer at {error.kwargs.get('endpoint_url')} "
+              "(check AWS_ENDPOINT_URL_DYNAMODB)", file=sys.stderr, flush=True)
         return 1
 
 

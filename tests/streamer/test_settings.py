@@ -73,3 +73,16 @@ def test_the_real_process_exits_1_with_one_sentence(env, sentence):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and sentence in lines[0] and "Traceback" not in result.stderr, result.stderr
     assert "AAAA-secret" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("env, sentence", [
+    ({}, "AWS_REGION is not set"),  # botocore raised NoRegionError with a traceback before
+    ({"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "local",
+      "AWS_SECRET_ACCESS_KEY": "local"}, "DynamoDB does not answer at http://127.0.0.1:9"),
+])
+def test_create_table_says_what_is_missing_in_one_sentence(env, sentence):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    result = subprocess.run([sys.executable, "-m", "streamer", "create-table"], env={**clean, **env},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and sentence in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
