@@ -1,12 +1,14 @@
-"""Model quality and training cost, in one run: the default classifier, the original notebook's preset,
-and the TF-IDF reference, on the held-out split of the embedded sample and on sentiment140's 359
-hand-labelled positive/negative tweets.
+"""Model quality and training cost, in one run: the default classifier, the original notebook's recipe and
+the strong TF-IDF reference, trained on the same split, scored on the held-out split and on public test sets.
 
-    python -m bench.training [--sentiment140 ../shared/data/sentiment140_testdata.manual.2009.06.14.csv]
-                             [--presets default,fixed-length,original] [--seeds 3]
+    python -m bench.training [--seeds 3] [--presets default,original] [--sample-rows N]
+    python -m bench.training --train T.csv --validation V.csv --test X.csv [--public P.csv ...]   # your data
+    python -m bench.training --sweep    # one change at a time (how the default was chosen)
 
-Each model is trained once per seed (the classifier's seed; the split and Word2vec are shared) and
-reported as the mean and spread (max - min) over the seeds.
+Files are any format the pipeline reads (sentiment140's six columns, or sentiment,confidence,text). Without
+them the embedded sample is split as the pipeline splits it, and sentiment140's 359 hand-labelled tweets
+(`../shared/data`) are the public set. Each Keras model is trained once per seed (the classifier's seed; the
+split and Word2vec are shared) and reported as the mean and spread (max - min) over the seeds.
 """
 
 from __future__ import annotations
@@ -20,119 +22,158 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
+from bench import original_recipe
 from twitter_sentiment import dataset, evaluation, logs, training
 from twitter_sentiment.bundle import SentimentModel
 from twitter_sentiment.classifier import preset
 from twitter_sentiment.embeddings import Word2VecParams
 
-# `--sweep`: one change at a time from a frozen embedding at batch 256 (how the default was chosen).
-SWEEP_BASE = {"trainable_embedding": False, "batch_size": 256, "learning_rate": 0.001}
+# `--sweep`: one change at a time from the default without the lexicon; each row adds to the base only.
 SWEEP = [  # (name, Word2vec overrides, classifier overrides)
-    ("sequence length 50, frozen embedding, batch 256", {}, {}),
-    ("+ Word2vec min_count 5", {"min_count": 5}, {}),
-    ("+ class weights", {}, {"balanced": True}),
-    ("+ bidirectional LSTM", {}, {"bidirectional": True}),
-    ("+ batch 512, learning rate 0.002", {}, {"batch_size": 512, "learning_rate": 0.002}),
-    ("+ fine-tuned embedding", {}, {"trainable_embedding": True}),
-    ("+ fine-tuned embedding, batch 512, learning rate 0.002 (default)", {},
-     {"trainable_embedding": True, "batch_size": 512, "learning_rate": 0.002}),
+    ("default without the lexicon", {}, {"lexicon_weight": 0.0}),
+    ("+ lexicon column, weight 4", {}, {"lexicon_weight": 4.0}),
+    ("+ lexicon column, weight 16 (default)", {}, {}),
+    ("+ lexicon column, weight 32", {}, {"lexicon_weight": 32.0}),
+    ("+ lexicon, class weights", {}, {"balanced": True}),
+    ("+ lexicon, bidirectional LSTM", {}, {"bidirectional": True}),
+    ("+ lexicon, early stop on validation accuracy", {}, {"monitor": "val_accuracy", "patience": 3}),
 ]
-DEFAULT_S140 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sentiment140_testdata.manual.2009.06.14.csv"
+DEFAULT_PUBLIC = Path(__file__).resolve().parents[2] / "shared" / "data" / "sentiment140_testdata.manual.2009.06.14.csv"
+REFERENCE = "strong TF-IDF reference (words 1-2 + characters 2-5, C on validation)"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sentiment140", default=str(DEFAULT_S140))
+    parser.add_argument("--train", help="training file (default: the embedded sample, split)")
+    parser.add_argument("--validation", help="validation file, for early stopping and the reference's C")
+    parser.add_argument("--test", help="held-out test file")
+    parser.add_argument("--public", action="append", help="more test files (repeatable; default: sentiment140's "
+                                                          "hand-labelled tweets where ../shared/data has them)")
     parser.add_argument("--presets", default="default,original",
-                        help="comma-separated; 'fixed-length' is the default padded to 50 steps, as before issue 14")
-    parser.add_argument("--seeds", type=int, default=1, help="train each model with this many seeds")
-    parser.add_argument("--sample-rows", type=int, default=0)
+                        help="comma-separated: default, original (the notebook's recipe), fixed-length (the "
+                             "default padded to 50 steps, as before issue 14)")
+    parser.add_argument("--seeds", type=int, default=3, help="train each Keras model with this many seeds")
+    parser.add_argument("--sample-rows", type=int, default=0, help="with the sample: a seeded slice of N rows")
     parser.add_argument("--sweep", action="store_true", help="train the SWEEP variants instead of the presets")
     args = parser.parse_args()
+    if any((args.train, args.validation, args.test)) and not all((args.train, args.validation, args.test)):
+        parser.error("--train, --validation and --test go together")
     logs.setup("WARNING")
     work = Path(tempfile.mkdtemp(prefix="bench-training-"))
-    f = lambda name: str(work / name)  # noqa: E731
+    sets, split_note = _data(args, work)
+    public = [path for path in (args.public or [str(DEFAULT_PUBLIC)]) if os.path.isfile(path)]
+    for path in public:
+        sets[Path(path).name] = training.public_set(path)
 
-    training.fetch("sample", f("raw.csv"), args.sample_rows)
-    training.preprocess(f("raw.csv"), f("train.csv"), f("val.csv"), f("test.csv"))
-    started = time.monotonic()
-    training.word2vec(f("train.csv"), f("w2v.bin"), Word2VecParams())
-    w2v_seconds = time.monotonic() - started
-
-    test = dataset.load(f("test.csv"))
-    s140 = None
-    if os.path.isfile(args.sentiment140):
-        frame, _ = dataset.read_dataset(args.sentiment140)
-        s140, _ = dataset.prepare(frame)  # positive/negative only
-
-    rows = []
-    train = dataset.load(f("train.csv"))
-    started = time.monotonic()
-    reference = evaluation.tfidf_reference(train["clean"].tolist(), train["label"].to_numpy())
-    tfidf_seconds = time.monotonic() - started
-    row = {"model": "TF-IDF + logistic regression", "train_s": tfidf_seconds, "epochs": "-",
-           "split_acc": evaluation.metrics(test["label"],
-                                           evaluation.reference_scores(reference, test["clean"].tolist()))}
-    if s140 is not None:
-        row["s140_acc"] = evaluation.metrics(s140["label"],
-                                             evaluation.reference_scores(reference, s140["clean"].tolist()))
-    rows.append(row)
-
-    if args.sweep:
-        runs = [(name, w2v, preset("default", **{**SWEEP_BASE, **over})) for name, w2v, over in SWEEP]
-    else:
-        runs = [(f"Word2vec + LSTM, preset '{name}'", {},
-                 preset("default", length_aware=False) if name == "fixed-length" else preset(name))
-                for name in args.presets.split(",")]
-    runs = [(name, w2v, replace(params, seed=params.seed + k)) for name, w2v, params in runs for k in range(args.seeds)]
-    for number, (name, w2v, params) in enumerate(runs):
-        vectors = f("w2v.bin")
-        if w2v:
-            vectors = f(f"w2v-{number}.bin")
-            training.word2vec(f("train.csv"), vectors, Word2VecParams(**w2v))
-        bundle = f(f"bundle-{number}")
-        summary = training.classifier(f("train.csv"), f("val.csv"), vectors, bundle, params)
+    rows = [_reference(sets)]
+    candidates = _candidates(args)
+    vectors = {}
+    for name, cleaning, w2v, params in candidates:
+        key = (cleaning, tuple(sorted(w2v.items())))
+        if key not in vectors:  # Word2vec once per cleaning and its parameters, shared by the seeds
+            train_file = _cleaned(sets, cleaning, work)
+            started = time.monotonic()
+            training.word2vec(train_file["train"], str(work / f"w2v-{len(vectors)}.bin"), Word2VecParams(**w2v))
+            vectors[key] = (str(work / f"w2v-{len(vectors)}.bin"), train_file, time.monotonic() - started)
+        vectors_path, files, w2v_seconds = vectors[key]
+        bundle = str(work / f"bundle-{len(rows)}")
+        summary = training.classifier(files["train"], files["validation"], vectors_path, bundle, params)
         model = SentimentModel.load(bundle)
-        row = {"model": name, "train_s": summary["train_seconds"], "epoch_s": summary["epoch_seconds"],
-               "epochs": summary["epochs_run"],
-               "split_acc": evaluation.metrics(test["label"], model.score_clean(test["clean"].tolist()))}
-        if s140 is not None:
-            row["s140_acc"] = evaluation.metrics(s140["label"], model.score_clean(s140["clean"].tolist()))
-        rows.append(row)
-
-    print(f"\nembedded sample: {len(train)} train / {len(test)} held-out tweets; word2vec (shared) {w2v_seconds:.1f}s; "
-          f"sentiment140 test: {0 if s140 is None else len(s140)} tweets")
-    print(f"{args.seeds} seed(s) per model: mean ± spread (max - min)")
-    print("| model | classifier training | time per epoch | epochs | held-out accuracy | held-out ROC AUC "
-          "| sentiment140 accuracy | sentiment140 ROC AUC |")
-    print("|---|---|---|---|---|---|---|---|")
-    by_name: dict[str, list[dict]] = {}
-    for row in rows:
-        by_name.setdefault(row["model"], []).append(row)
-    for name, runs_of in by_name.items():
-        column = lambda get, runs_of=runs_of: [get(r) for r in runs_of]  # noqa: E731
-        s140 = "s140_acc" in runs_of[0]
-        print(f"| {name} | {spread(column(lambda r: r['train_s']), '.1f')} s "
-              f"| {spread(column(lambda r: r.get('epoch_s', float('nan'))), '.1f')} s "
-              f"| {'/'.join(str(r['epochs']) for r in runs_of)} "
-              f"| {spread(column(lambda r: r['split_acc']['accuracy']))} "
-              f"| {spread(column(lambda r: r['split_acc']['roc_auc']))} "
-              f"| {spread(column(lambda r: r['s140_acc']['accuracy'])) if s140 else '-'} "
-              f"| {spread(column(lambda r: r['s140_acc']['roc_auc'])) if s140 else '-'} |")
-    mean = lambda name, key: float(np.mean([r[key] for r in by_name.get(name, [])] or [np.nan]))  # noqa: E731
-    d, o, f = ("Word2vec + LSTM, preset 'default'", "Word2vec + LSTM, preset 'original'",
-               "Word2vec + LSTM, preset 'fixed-length'")
-    if d in by_name and o in by_name:
-        print(f"\ndefault trains {mean(o, 'train_s') / mean(d, 'train_s'):.1f}x faster than the original preset")
-    if d in by_name and f in by_name:
-        print(f"length-aware epochs are {mean(f, 'epoch_s') / mean(d, 'epoch_s'):.2f}x faster than fixed-length ones")
+        scored = {set_name: evaluation.metrics(frame["label"], model.score_clean(_clean(frame, cleaning)))
+                  for set_name, frame in sets.items() if set_name != "validation"}
+        rows.append({"model": name, "train_s": summary["train_seconds"], "w2v_s": w2v_seconds,
+                     "epoch_s": summary["epoch_seconds"], "epochs": summary["epochs_run"], "scores": scored})
+        print(f"[bench] {name} (seed {params.seed}): " + ", ".join(
+            f"{s} {m['accuracy']:.4f}" for s, m in scored.items()), file=sys.stderr, flush=True)
+    _report(rows, sets, split_note, args.seeds)
     return 0
 
 
+def _data(args, work: Path) -> tuple[dict[str, pd.DataFrame], str]:
+    if args.train:
+        sets = {name: dataset.prepare(dataset.read_dataset(path)[0])[0]
+                for name, path in (("train", args.train), ("validation", args.validation), ("held-out", args.test))}
+        return sets, f"given files: {args.train}, {args.validation}, {args.test}"
+    f = lambda name: str(work / name)  # noqa: E731
+    training.fetch("sample", f("raw.csv"), args.sample_rows)
+    training.preprocess(f("raw.csv"), f("train.csv"), f("validation.csv"), f("held-out.csv"))
+    sets = {name: dataset.load(f(f"{name}.csv")) for name in ("train", "validation", "held-out")}
+    limit = f", a {args.sample_rows}-row slice" if args.sample_rows else ""
+    return sets, f"the embedded sample{limit}, split 80/10/10 (seed 42) as the pipeline splits it"
+
+
+def _candidates(args) -> list[tuple[str, str, dict, object]]:
+    """(name, cleaning, Word2vec overrides, ClassifierParams), one per seed."""
+    if args.sweep:
+        runs = [(name, "project", w2v, preset("default", **over)) for name, w2v, over in SWEEP]
+    else:
+        runs = []
+        for name in args.presets.split(","):
+            if name == "fixed-length":
+                runs.append(("Word2vec + LSTM, default padded to 50 steps", "project", {},
+                             preset("default", length_aware=False)))
+            elif name == "original":
+                runs.append(("the original notebook's recipe", "notebook", {}, preset("original")))
+            else:
+                runs.append((f"Word2vec + LSTM, preset '{name}'", "project", {}, preset(name)))
+    return [(name, cleaning, w2v, replace(params, seed=params.seed + k))
+            for name, cleaning, w2v, params in runs for k in range(args.seeds)]
+
+
+def _clean(frame: pd.DataFrame, cleaning: str) -> list[str]:
+    """The project's cleaning (the `clean` column), or the notebook's, applied to the raw text."""
+    return frame["clean"].tolist() if cleaning == "project" else frame["text"].map(original_recipe.clean).tolist()
+
+
+def _cleaned(sets: dict[str, pd.DataFrame], cleaning: str, work: Path) -> dict[str, str]:
+    """Train and validation files with `clean` as `cleaning` makes it."""
+    paths = {}
+    for name in ("train", "validation"):
+        frame = sets[name].assign(clean=_clean(sets[name], cleaning))
+        paths[name] = str(work / f"{name}-{cleaning}.csv")
+        dataset.save(frame[frame["clean"] != ""], paths[name])
+    return paths
+
+
+def _reference(sets: dict[str, pd.DataFrame]) -> dict:
+    train, validation = sets["train"], sets["validation"]
+    started = time.monotonic()
+    fitted = evaluation.tfidf_reference(train["text"].tolist(), train["label"].to_numpy(),
+                                        validation["text"].tolist(), validation["label"].to_numpy())
+    seconds = time.monotonic() - started
+    scores = {name: evaluation.metrics(frame["label"], evaluation.reference_scores(fitted, frame["text"].tolist()))
+              for name, frame in sets.items() if name != "validation"}
+    return {"model": f"{REFERENCE}, C={fitted.chosen_c:g}", "train_s": seconds, "w2v_s": 0.0,
+            "epoch_s": float("nan"), "epochs": "-", "scores": scores}
+
+
+def _report(rows: list[dict], sets: dict[str, pd.DataFrame], split_note: str, seeds: int) -> None:
+    tests = [name for name in sets if name not in ("train", "validation")]
+    print(f"\ndata: {split_note}: {len(sets['train'])} train / {len(sets['validation'])} validation tweets; "
+          + "; ".join(f"{name}: {len(sets[name])} tweets" for name in tests))
+    print(f"{seeds} seed(s) per Keras model: mean ± spread (max - min); the reference is deterministic")
+    print("| model | training (classifier + Word2vec) | seconds per epoch | epochs | "
+          + " | ".join(f"{name} accuracy | {name} ROC AUC" for name in tests) + " |")
+    print("|---" * (4 + 2 * len(tests)) + "|")
+    by_name: dict[str, list[dict]] = {}
+    for row in rows:
+        by_name.setdefault(row["model"], []).append(row)
+    for name, runs in by_name.items():
+        cells = [spread([r["train_s"] + r["w2v_s"] for r in runs], ".1f") + " s",
+                 spread([r["epoch_s"] for r in runs], ".1f"), "/".join(str(r["epochs"]) for r in runs)]
+        for test in tests:
+            cells += [spread([r["scores"][test]["accuracy"] for r in runs]),
+                      spread([r["scores"][test]["roc_auc"] for r in runs])]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
 def spread(values: list[float], fmt: str = ".4f") -> str:
+    if np.isnan(values).all():
+        return "-"
     if len(values) == 1:
-        return format(values[0], fmt)
+        return format(float(np.mean(values)), fmt)
     return f"{format(float(np.mean(values)), fmt)} ± {format(max(values) - min(values), fmt)}"
 
 

@@ -5,7 +5,8 @@ from components.image import COMPONENT_IMAGE
 
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
-def evaluate(bundle: Input[Model], train: Input[Dataset], test: Input[Dataset], min_accuracy: float,
+def evaluate(bundle: Input[Model], train: Input[Dataset], validation: Input[Dataset], test: Input[Dataset],
+             min_accuracy: float,
              model_store_uri: str, public_test_uri: str, tolerance: float, force: bool,
              metrics: Output[Metrics], classification: Output[ClassificationMetrics],
              champion_metrics: Output[Metrics], champion_classification: Output[ClassificationMetrics],
@@ -20,6 +21,7 @@ def evaluate(bundle: Input[Model], train: Input[Dataset], test: Input[Dataset], 
     Args:
         bundle: The unpublished model bundle train_classifier wrote (the challenger).
         train: The training split, for the TF-IDF reference model.
+        validation: The validation split, on which the reference's regularisation C is chosen.
         test: The held-out test split both models are scored on.
         min_accuracy: The floor for a first model, when there is no comparable champion.
         model_store_uri: The store whose LATEST is the champion (empty: no champion).
@@ -28,7 +30,7 @@ def evaluate(bundle: Input[Model], train: Input[Dataset], test: Input[Dataset], 
         force: Publish whatever the comparison says; the report records it.
 
     Returns:
-        metrics: The challenger's accuracy, F1, ROC AUC and NEUTRAL share, and the reference's (tfidf_*).
+        metrics: The challenger's accuracy, F1, ROC AUC and NEUTRAL share, and the reference's (reference_*).
         classification: The challenger's confusion matrix and ROC curve, drawn by the Kubeflow UI.
         champion_metrics: The same figures for the champion, when there is one.
         champion_classification: The champion's confusion matrix and ROC curve.
@@ -42,15 +44,17 @@ def evaluate(bundle: Input[Model], train: Input[Dataset], test: Input[Dataset], 
     from twitter_sentiment.contract import BINARY_LABELS
 
     logs.setup()
-    result = training.evaluate(bundle.path, train.path, test.path, min_accuracy, model_store_uri, public_test_uri,
-                               tolerance, force)
+    result = training.evaluate(bundle.path, train.path, validation.path, test.path, min_accuracy, model_store_uri,
+                               public_test_uri, tolerance, force)
     champion = result["champion"]
     for output, scores in ((metrics, result["scores"]), (champion_metrics, champion["scores"])):
         for set_name, values in scores.items():
             for name, value in values.items():
                 output.log_metric(name if set_name == "held_out" else f"{set_name}_{name}", value)
-    for name, value in result["reference_tfidf"].items():
-        metrics.log_metric(f"tfidf_{name}", value)
+    for set_name, values in result["reference_tfidf"]["scores"].items():
+        for name, value in values.items():
+            metrics.log_metric(f"reference_{name}" if set_name == "held_out" else f"reference_{set_name}_{name}",
+                               value)
     metrics.log_metric("published", float(result["passed"]))
     champion_metrics.log_metric("compared", float(bool(champion["scores"])))
     for output, matrix, roc in ((classification, result["confusion_matrix"], result["roc"]),

@@ -29,6 +29,7 @@ def fetch_dataset(dataset_uri: str, sample_rows: int, seed: int, dataset: Output
     logs.setup()
     report = training.fetch(dataset_uri, dataset.path, sample_rows, seed)
     dataset.metadata.update({"source": dataset_uri, "format": report.format, "rows": report.rows,
-                             "skipped": report.skipped, "sha256": report.fingerprint})
+                             "skipped": report.skipped, "sha256": report.fingerprint,
+                             "sample_rows": sample_rows, "sample_seed": seed})
     return namedtuple("FetchOutputs", ["fingerprint", "rows", "skipped"])(report.fingerprint, report.rows,
                                                                            report.skipped)

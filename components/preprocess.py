@@ -29,3 +29,8 @@ def preprocess(raw: Input[Dataset], validation_fraction: float, test_fraction: f
                                  test_fraction, seed)
     for name, value in counts.items():
         stats.log_metric(name, value)
+    # What the bundle's metadata records of its data: the row limit, the split and the seeds of both.
+    train.metadata.update({
+        "sample_rows": raw.metadata.get("sample_rows", 0), "sample_seed": raw.metadata.get("sample_seed"),
+        "split": {"fractions": {"validation": validation_fraction, "test": test_fraction}, "seed": seed,
+                  "sizes": {name: counts[name] for name in ("train", "validation", "test")}}})

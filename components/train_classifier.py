@@ -9,7 +9,8 @@ def train_classifier(train: Input[Dataset], validation: Input[Dataset], vectors:
                      dataset_uri: str, dataset_fingerprint: str,
                      sequence_length: int, units: int, recurrent_dropout: float, dropout: float,
                      trainable_embedding: bool, bidirectional: bool, balanced: bool, batch_size: int, epochs: int,
-                     learning_rate: float, patience: int, length_aware: bool, max_words: int,
+                     learning_rate: float, patience: int, monitor: str, reduce_lr_patience: int,
+                     length_aware: bool, lexicon_weight: float, max_words: int,
                      negative_max: float, positive_min: float, seed: int,
                      bundle: Output[Model], training_metrics: Output[Metrics]):
     """Train the Keras classifier from the Word2vec vectors (early stopping on validation loss) and
@@ -31,8 +32,12 @@ def train_classifier(train: Input[Dataset], validation: Input[Dataset], vectors:
         batch_size: Tweets per training step.
         epochs: Most passes over the training split; early stopping may end sooner.
         learning_rate: Adam's learning rate.
-        patience: Epochs without a better validation loss before training stops.
+        patience: Epochs without a better `monitor` before training stops.
+        monitor: What early stopping watches: val_loss or val_accuracy.
+        reduce_lr_patience: Above 0, the learning rate drops tenfold after this many epochs without a better
+            validation loss.
         length_aware: Mask the padding and batch tweets of similar length.
+        lexicon_weight: Weight of the sentiment lexicon's column in the embedding; 0 leaves it out.
         max_words: Vocabulary size kept, most frequent first; 0 keeps every word.
         negative_max: A score at or below this is NEGATIVE (stored in the bundle).
         positive_min: A score at or above this is POSITIVE; between is NEUTRAL.
@@ -50,13 +55,18 @@ def train_classifier(train: Input[Dataset], validation: Input[Dataset], vectors:
     params = ClassifierParams(sequence_length=sequence_length, units=units, recurrent_dropout=recurrent_dropout,
                               dropout=dropout, trainable_embedding=trainable_embedding,
                               bidirectional=bidirectional, balanced=balanced, batch_size=batch_size,
-                              epochs=epochs, learning_rate=learning_rate, patience=patience,
-                              length_aware=length_aware, seed=seed)
+                              epochs=epochs, learning_rate=learning_rate, patience=patience, monitor=monitor,
+                              reduce_lr_patience=reduce_lr_patience, length_aware=length_aware,
+                              lexicon_weight=lexicon_weight, seed=seed)
     summary = training.classifier(
         train.path, validation.path, vectors.path, bundle.path, params, max_words,
         Thresholds(negative_max, positive_min),
-        metadata={"dataset": {"uri": dataset_uri, "fingerprint": dataset_fingerprint},
-                  "word2vec": dict(vectors.metadata)})
+        metadata={"dataset": {"uri": dataset_uri, "fingerprint": dataset_fingerprint,
+                              "sample_rows": train.metadata.get("sample_rows", 0)},
+                  "split": train.metadata.get("split"), "word2vec": dict(vectors.metadata),
+                  "seeds": {"sample": train.metadata.get("sample_seed"),
+                            "split": (train.metadata.get("split") or {}).get("seed"),
+                            "word2vec": vectors.metadata.get("seed"), "keras": seed}})
     for name, value in summary.items():
         training_metrics.log_metric(name, value)
     bundle.metadata.update({"framework": "keras", **params.as_dict()})

@@ -167,7 +167,7 @@ def _summarise(artifacts: Path, pipeline_name: str, store, before: str | None, s
     result = json.loads(Path(evaluation_files[0]).read_text()) if evaluation_files else None
     print(f"\nrun-local finished in {seconds:.0f}s; artifacts: {runs[-1] if runs else artifacts}")
     if result:
-        m, r = result["model"], result["reference_tfidf"]
+        m, r = result["model"], result["reference_tfidf"]["scores"]["held_out"]
         print(f"evaluation on {m['examples']} held-out tweets: accuracy {m['accuracy']:.4f} (TF-IDF reference "
               f"{r['accuracy']:.4f}), F1 {m['f1']:.4f}, ROC AUC {m['roc_auc']:.4f}, "
               f"NEUTRAL band {m['neutral_share']:.1%}")

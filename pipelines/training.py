@@ -81,7 +81,10 @@ def build(gpu: bool = False):
         epochs: int = CLASSIFIER.epochs,
         learning_rate: float = CLASSIFIER.learning_rate,
         patience: int = CLASSIFIER.patience,
+        monitor: str = CLASSIFIER.monitor,
+        reduce_lr_patience: int = CLASSIFIER.reduce_lr_patience,
         length_aware: bool = CLASSIFIER.length_aware,
+        lexicon_weight: float = CLASSIFIER.lexicon_weight,
         max_words: int = 0,
         negative_max: float = NEGATIVE_MAX,
         positive_min: float = POSITIVE_MIN,
@@ -117,7 +120,12 @@ def build(gpu: bool = False):
             batch_size: Tweets per training step.
             epochs: Most passes over the training split; early stopping may end sooner.
             learning_rate: Adam's learning rate.
-            patience: Epochs without a better validation loss before training stops.
+            patience: Epochs without a better `monitor` before training stops.
+            monitor: What early stopping watches: val_loss or val_accuracy.
+            reduce_lr_patience: Above 0, the learning rate drops tenfold after this many epochs without a
+                better validation loss.
+            lexicon_weight: Weight of the sentiment lexicon's column in the embedding (VADER's ratings);
+                0 leaves the lexicon out.
             length_aware: Mask the padding and batch tweets of similar length (faster; a score does not
                 depend on the padding); false trains the fixed-length model of earlier versions.
             max_words: Vocabulary size kept for the classifier, most frequent first; 0 keeps every word.
@@ -150,7 +158,8 @@ def build(gpu: bool = False):
             sequence_length=sequence_length, units=units, recurrent_dropout=recurrent_dropout, dropout=dropout,
             trainable_embedding=trainable_embedding, bidirectional=bidirectional, balanced=balanced,
             batch_size=batch_size, epochs=epochs,
-            learning_rate=learning_rate, patience=patience, length_aware=length_aware, max_words=max_words,
+            learning_rate=learning_rate, patience=patience, monitor=monitor, reduce_lr_patience=reduce_lr_patience,
+            length_aware=length_aware, lexicon_weight=lexicon_weight, max_words=max_words,
             negative_max=negative_max, positive_min=positive_min, seed=seed)
         _on_cluster(trained.set_display_name("Train classifier"), "train-classifier")
         if gpu:
@@ -159,7 +168,8 @@ def build(gpu: bool = False):
             kubernetes.add_toleration(trained, key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")
 
         evaluated = evaluate(bundle=trained.outputs["bundle"], train=split.outputs["train"],
-                             test=split.outputs["test"], min_accuracy=min_accuracy, model_store_uri=model_store_uri,
+                             validation=split.outputs["validation"], test=split.outputs["test"],
+                             min_accuracy=min_accuracy, model_store_uri=model_store_uri,
                              public_test_uri=public_test_uri, tolerance=tolerance, force=force)
         # Caching off: the champion may have changed since an identical run.
         _on_cluster(evaluated.set_display_name("Champion vs challenger").set_caching_options(False), "evaluate",

@@ -240,7 +240,8 @@ class Run:
             "label mix": ", ".join(f"{k} {v} ({v / max(len(items), 1):.0%})" for k, v in sorted(mix.items())),
             "throughput": f"{rate:,.0f} tweets/s end to end", "model version": self.version,
             "held-out accuracy": f"{evaluation['model']['accuracy']:.4f} (TF-IDF reference "
-                                 f"{evaluation['reference_tfidf']['accuracy']:.4f})" if evaluation else "n/a",
+                                 f"{evaluation['reference_tfidf']['scores']['held_out']['accuracy']:.4f})"
+                                 if evaluation else "n/a",
             "results": self.sqlite_path if self.settings.sink == "sqlite" else
             f"DynamoDB table {self.settings.dynamodb_table}, {self.dynamodb}",
         }

@@ -107,17 +107,20 @@ def markdown(result: dict) -> str:
     if not champion.get("scores"):
         why = f": {champion['reason']}" if champion["reason"] else ""
         lines += [f"Champion ({version}): {champion['status']}{why}.", ""]
-    lines += [f"| set | metric | challenger (this run) | champion {version} | TF-IDF reference |",
+    reference = result["reference_tfidf"]
+    lines += [f"| set | metric | challenger (this run) | champion {version} | reference (C={reference['c']:g}) |",
               "|---|---|---|---|---|"]
     for name, metrics in result["scores"].items():
         theirs = (champion.get("scores") or {}).get(name, {})
-        reference = result["reference_tfidf"] if name == HELD_OUT else {}
+        baseline = reference["scores"].get(name, {})
         for row in _ROWS:
             lines.append(f"| {SET_NAMES[name]} | {row} | {_cell(metrics.get(row))} | {_cell(theirs.get(row))} "
-                         f"| {_cell(reference.get(row))} |")
+                         f"| {_cell(baseline.get(row))} |")
     if PUBLIC not in result["scores"]:
         lines += ["", "No public set was given (`public_test_uri`): the models were compared on the held-out "
                       "split only."]
+    lines += ["", f"Reference: {reference['name']}, fitted on the same training split in this run "
+                  f"({reference['train_seconds']:.1f} s); C chosen on the validation split."]
     lines += ["", f"Gate: tolerance {result['tolerance']:g} against a champion, min_accuracy "
                   f"{result['min_accuracy']:g} without one. Confusion matrices (rows true, columns predicted, "
                   "NEGATIVE then POSITIVE, held-out split): challenger "

@@ -26,11 +26,19 @@ class ClassifierParams:
     batch_size: int = 512
     epochs: int = 20
     learning_rate: float = 0.002
-    patience: int = 2  # early stopping on validation loss
+    patience: int = 2  # epochs without a better `monitor` before training stops
+    monitor: str = "val_loss"  # early stopping's quantity: val_loss or val_accuracy
+    reduce_lr_patience: int = 0  # > 0: divide the learning rate by 10 after this many epochs without a better val_loss
     seed: int = 42
     # Mask the padding and batch tweets of similar length: a score no longer depends on the padding
     # around a tweet, and a batch costs its longest tweet's steps, not sequence_length's.
     length_aware: bool = True
+    # Weight of the sentiment lexicon's column in the embedding (twitter_sentiment.lexicon); 0 leaves it out.
+    lexicon_weight: float = 16.0
+
+    def __post_init__(self):
+        if self.monitor not in ("val_loss", "val_accuracy"):
+            raise ValueError(f"monitor must be val_loss or val_accuracy, not {self.monitor!r}")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -40,8 +48,9 @@ class ClassifierParams:
 PRESETS: dict[str, ClassifierParams] = {
     "default": ClassifierParams(),
     "original": ClassifierParams(sequence_length=300, units=100, recurrent_dropout=0.2, dropout=0.5,
-                                 trainable_embedding=False, batch_size=1024, epochs=8, patience=8,
-                                 length_aware=False),
+                                 trainable_embedding=False, batch_size=1024, epochs=8, learning_rate=0.001,
+                                 patience=5, monitor="val_accuracy", reduce_lr_patience=5, length_aware=False,
+                                 lexicon_weight=0.0),
 }
 
 
@@ -147,10 +156,20 @@ def length_batches(rows: list[list[int]], labels: np.ndarray, params: Classifier
     return LengthBatches()
 
 
+def _callbacks(params: ClassifierParams) -> list:
+    import keras
+
+    callbacks = [keras.callbacks.EarlyStopping(monitor=params.monitor, patience=params.patience,
+                                               min_delta=1e-4 if params.monitor == "val_accuracy" else 0.0,
+                                               restore_best_weights=True)]
+    if params.reduce_lr_patience:
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", patience=params.reduce_lr_patience))
+    return callbacks
+
+
 def train(model, train_rows: list[list[int]], y_train: np.ndarray, val_rows: list[list[int]], y_val: np.ndarray,
           params: ClassifierParams) -> dict:
-    """Fit with early stopping on validation loss (best weights kept); one log line per epoch."""
-    import keras
+    """Fit with early stopping on `params.monitor` (best weights kept); one log line per epoch."""
 
     from twitter_sentiment.vocabulary import pad
 
@@ -164,8 +183,7 @@ def train(model, train_rows: list[list[int]], y_train: np.ndarray, val_rows: lis
     history = model.fit(
         **fit_args, epochs=params.epochs,
         class_weight=class_weights(y_train) if params.balanced else None,
-        callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=params.patience,
-                                                 restore_best_weights=True)],
+        callbacks=_callbacks(params),
         verbose=2,
     )
     seconds = time.monotonic() - started

@@ -12,6 +12,7 @@ import hashlib
 import importlib.util
 import io
 import logging
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ COLUMNS = ["id", "text", "sentiment"]
 SENTIMENT140_TARGETS = {"0": "negative", "2": "neutral", "4": "positive"}
 SAMPLE_HEADER = ["sentiment", "confidence", "text"]
 SENTIMENTS = ("negative", "neutral", "positive")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
 class DatasetError(ValueError):
@@ -108,9 +110,30 @@ def read_dataset(uri: str = SAMPLE_URI) -> tuple[pd.DataFrame, DatasetReport]:
     if skipped:
         log.warning("%s: skipped %d unparseable rows of %d", uri, skipped, skipped + len(rows))
     frame = pd.DataFrame(rows, columns=COLUMNS)
+    if encoding == "mac_roman":
+        frame["text"] = frame["text"].map(_undo_outer_mojibake)
     # Line breaks inside a tweet carry no sentiment, and bare CRs break CSV readers downstream.
     frame["text"] = frame["text"].str.replace(r"[\r\n]+", " ", regex=True)
     return frame, DatasetReport(uri, fmt, len(frame), skipped, fingerprint)
+
+
+def _undo_outer_mojibake(text: str) -> str:
+    """The sample's tweets were mis-decoded up to three times: "’" reads "‰Ûª" or "äó»", i.e. "â€™" (UTF-8
+    read as cp1252, which clean_tweet's ftfy repairs) wrapped in layers of cp1252 read as mac_roman. Peel
+    those layers off each run of non-ASCII characters until ftfy's mark "â€" shows; keep runs that never do."""
+    return _NON_ASCII.sub(_peel_layers, text) if not text.isascii() else text
+
+
+def _peel_layers(match: re.Match) -> str:
+    run = match.group()
+    for _ in range(3):
+        try:
+            run = run.encode("cp1252").decode("mac_roman")
+        except UnicodeError:
+            break
+        if "â€" in run:
+            return run
+    return match.group()
 
 
 def subsample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:

@@ -62,13 +62,25 @@ def load_vectors(path: str):
     return KeyedVectors.load_word2vec_format(path, binary=True)
 
 
-def vocabulary_and_matrix(vectors, max_words: int = 0) -> tuple[Vocabulary, np.ndarray]:
-    """The vocabulary is Word2vec's own (most frequent first), so every word has a vector;
-    PAD and OOV rows are zeros."""
+def vocabulary_and_matrix(vectors, max_words: int = 0, lexicon: dict[str, float] | None = None,
+                          lexicon_weight: float = 0.0) -> tuple[Vocabulary, np.ndarray]:
+    """Word2vec's words (most frequent first), then, with a lexicon, its words Word2vec lacks.
+
+    Rows are the Word2vec vectors (zeros for PAD, OOV and lexicon-only words); with a lexicon, one more
+    column holds `lexicon_weight` x each word's valence, so a word the training tweets never show still
+    has a sentiment the classifier learnt to read.
+    """
     words = list(vectors.index_to_key)
     if max_words > 0:
         words = words[:max_words]
+    known = len(words)
+    with_lexicon = bool(lexicon) and lexicon_weight > 0
+    if with_lexicon:
+        seen = set(words)
+        words += [word for word in lexicon if word not in seen]
     vocabulary = Vocabulary(words)
-    matrix = np.zeros((len(vocabulary), vectors.vector_size), dtype=np.float32)
-    matrix[2:] = vectors.vectors[: len(words)]
+    matrix = np.zeros((len(vocabulary), vectors.vector_size + with_lexicon), dtype=np.float32)
+    matrix[2:2 + known, :vectors.vector_size] = vectors.vectors[:known]
+    if with_lexicon:
+        matrix[2:, -1] = [lexicon_weight * lexicon.get(word, 0.0) for word in words]
     return vocabulary, matrix

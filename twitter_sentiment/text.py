@@ -6,9 +6,11 @@ import html
 import re
 
 import emoji
+import ftfy
 
 # Bump when clean_tweet changes: a bundle records the version it was trained with.
-CLEANING_VERSION = "1"
+# 2: mojibake repaired (ftfy), emoticons kept as tokens, tokens without an ASCII letter or digit dropped.
+CLEANING_VERSION = "2"
 
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _MENTION = re.compile(r"(?<![\w@])@\w+")
@@ -17,6 +19,19 @@ _IRREGULAR_NEGATIONS = {"can't": "can not", "won't": "will not", "shan't": "shal
 _NEGATION = re.compile(r"\b(can't|won't|shan't|ain't)\b|(\w)n't\b")
 _REPEATS = re.compile(r"(\w)\1{2,}")  # "loooove" -> "loove"
 _NON_WORD = re.compile(r"[^\w\s]+|_(?![a-z])")
+# Western emoticons, each class one token: sentiment140's hand-labelled tweets carry them eight times as
+# often as the sample (12% vs 1.9%), and they are the strongest sentiment words a tweet has.
+EMOTICONS = {  # token: (pattern, its canonical form, the one a sentiment lexicon lists)
+    "emoticon_happy": (r"[:=][-']?[)\]}D]+", ":)"),
+    "emoticon_wink": (r";[-']?[)\]D]+", ";)"),
+    "emoticon_sad": (r"[:=][-']?[(\[{]+|:'\(", ":("),
+    "emoticon_tongue": (r"[:;=][-']?[pP]", ":p"),
+    "emoticon_heart": (r"<3+", "<3"),
+    "emoticon_broken_heart": (r"</3+", "</3"),
+}
+_EMOTICON = re.compile("|".join(f"(?P<{token}>{pattern})" for token, (pattern, _) in EMOTICONS.items())
+                       .join((r"(?<![^\s\w])(?:", r")(?![^\s.,!?])")))
+_ASCII_WORD = re.compile(r"[a-z0-9]")
 
 
 def _emoji_token(_chars: str, data: dict) -> str:
@@ -33,9 +48,9 @@ def _negation(match: re.Match) -> str:
 def clean_tweet(text: str) -> str:
     """Lower-cased words of a tweet, separated by single spaces.
 
-    Removes URLs, @mentions, HTML entities and punctuation; keeps hashtag words and
-    negations; turns each emoji into its name as one token (":)"-style emoticons are
-    punctuation and go).
+    Removes URLs, @mentions, HTML entities and punctuation; repairs mojibake; keeps hashtag
+    words and negations; turns each emoji into its name as one token, and each emoticon
+    into its class (":-)" -> "emoticon_happy").
     """
     if not isinstance(text, str):
         raise TypeError(f"clean_tweet expects str, got {type(text).__name__}")
@@ -46,9 +61,12 @@ def clean_tweet(text: str) -> str:
         text = _URL.sub(" ", text)
     if "@" in text:
         text = _MENTION.sub(" ", text)
-    if not text.isascii():  # emoji are never ASCII; demojize is the slow step
+    if ":" in text or ";" in text or "=" in text or "<" in text:
+        text = _EMOTICON.sub(_emoticon_token, text)
+    ascii_only = text.isascii()
+    if not ascii_only:  # mojibake and emoji are never ASCII; these are the slow steps
+        text = ftfy.fix_text(text)  # "donâ€™t" -> "don't": curly quotes straightened too
         text = emoji.replace_emoji(text, replace=_emoji_token)
-        text = text.replace("’", "'")
     text = text.lower()
     if "n't" in text:
         text = _NEGATION.sub(_negation, text)
@@ -56,7 +74,19 @@ def clean_tweet(text: str) -> str:
         text = text.replace("'", "")
     text = _NON_WORD.sub(" ", text)
     text = _REPEATS.sub(r"\1\1", text)
-    return " ".join(text.split())
+    if ascii_only:
+        return " ".join(text.split())
+    # What is left of unrepairable mojibake ("â", "ùë"), and scripts an English model never learned.
+    return " ".join(word for word in text.split() if _ASCII_WORD.search(word))
+
+
+def _emoticon_token(match: re.Match) -> str:
+    return f" {match.lastgroup} "
+
+
+def normalise_links(text: str) -> str:
+    """URLs and @mentions as one token each ("url", "@user"): for models that read the raw text."""
+    return _MENTION.sub(" @user ", _URL.sub(" url ", text))
 
 
 def tokens(clean_text: str) -> list[str]:

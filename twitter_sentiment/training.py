@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from twitter_sentiment import __version__, dataset, evaluation
 from twitter_sentiment.bundle import SentimentModel, Thresholds, update_metadata, write_bundle
@@ -62,9 +63,12 @@ def classifier(train_path: str, validation_path: str, vectors_path: str, bundle_
                metadata: dict | None = None) -> dict:
     """Train the classifier from the Word2vec vectors and write an (unpublished) bundle."""
     from twitter_sentiment import classifier as keras_classifier
+    from twitter_sentiment import lexicon
     from twitter_sentiment.embeddings import load_vectors, vocabulary_and_matrix
 
-    vocabulary, matrix = vocabulary_and_matrix(load_vectors(vectors_path), max_words)
+    valences = lexicon.valences() if params.lexicon_weight > 0 else None
+    vocabulary, matrix = vocabulary_and_matrix(load_vectors(vectors_path), max_words, valences,
+                                               params.lexicon_weight)
     x_train, y_train = _xy(train_path, vocabulary, params.sequence_length)
     x_val, y_val = _xy(validation_path, vocabulary, params.sequence_length)
     model = keras_classifier.build(matrix, params)
@@ -74,30 +78,45 @@ def classifier(train_path: str, validation_path: str, vectors_path: str, bundle_
         "sequence_length": params.sequence_length,
         "thresholds": {"negative_max": thresholds.negative_max, "positive_min": thresholds.positive_min},
         "classifier": params.as_dict(),
+        "lexicon": {"source": lexicon.SOURCE, "words": len(valences)} if valences else None,
         "training": summary,
     })
     return summary
 
 
-def _scores(model: SentimentModel, sets: dict[str, tuple[list[str], np.ndarray]]) -> dict:
+def _scores(model: SentimentModel, sets: dict[str, pd.DataFrame]) -> dict:
     """Metrics, confusion matrix and ROC of `model` on each evaluation set: {set: {...}}."""
     out = {}
-    for name, (texts, y_true) in sets.items():
-        scores = model.score_clean(texts)
+    for name, frame in sets.items():
+        y_true, scores = frame["label"].to_numpy(), model.score_clean(frame["clean"].tolist())
         out[name] = {"metrics": evaluation.metrics(y_true, scores, model.thresholds), "scores": scores,
                      "confusion_matrix": evaluation.confusion(y_true, scores),
                      "roc": dict(zip(("fpr", "tpr", "thresholds"), evaluation.roc_points(y_true, scores)))}
     return out
 
 
-def public_set(uri: str) -> tuple[list[str], np.ndarray]:
-    """A labelled public test set (e.g. sentiment140's hand-labelled tweets): cleaned texts, 0/1 labels."""
-    prepared, _ = dataset.prepare(dataset.read_dataset(uri)[0])
-    return prepared["clean"].tolist(), prepared["label"].to_numpy()
+def public_set(uri: str) -> pd.DataFrame:
+    """A labelled public test set (e.g. sentiment140's hand-labelled tweets): `text`, `clean` and 0/1 `label`."""
+    return dataset.prepare(dataset.read_dataset(uri)[0])[0]
 
 
-def evaluate(bundle_dir: str, train_path: str, test_path: str, min_accuracy: float, model_store_uri: str = "",
-             public_test_uri: str = "", tolerance: float = 0.01, force: bool = False) -> dict:
+def reference(train: pd.DataFrame, validation: pd.DataFrame, sets: dict[str, pd.DataFrame],
+              thresholds: Thresholds = Thresholds()) -> dict:
+    """The strong TF-IDF reference, fitted on the model's own training split, scored on each set."""
+    started = time.monotonic()
+    fitted = evaluation.tfidf_reference(train["text"].tolist(), train["label"].to_numpy(),
+                                        validation["text"].tolist(), validation["label"].to_numpy())
+    seconds = time.monotonic() - started
+    log.info("TF-IDF reference fitted in %.1fs (C=%g, chosen on validation)", seconds, fitted.chosen_c)
+    return {"name": evaluation.REFERENCE_NAME, "c": fitted.chosen_c, "train_seconds": round(seconds, 2),
+            "scores": {name: evaluation.metrics(frame["label"].to_numpy(),
+                                                evaluation.reference_scores(fitted, frame["text"].tolist()),
+                                                thresholds) for name, frame in sets.items()}}
+
+
+def evaluate(bundle_dir: str, train_path: str, validation_path: str, test_path: str, min_accuracy: float,
+             model_store_uri: str = "", public_test_uri: str = "", tolerance: float = 0.01,
+             force: bool = False) -> dict:
     """The challenger, the store's champion and the TF-IDF reference on the held-out split and the public
     set; `passed` is the publishing decision (see `champion`)."""
     import tempfile
@@ -106,8 +125,7 @@ def evaluate(bundle_dir: str, train_path: str, test_path: str, min_accuracy: flo
     from twitter_sentiment import drift
 
     model = SentimentModel.load(bundle_dir)
-    test = dataset.load(test_path)
-    sets = {champions.HELD_OUT: (test["clean"].tolist(), test["label"].to_numpy())}
+    sets = {champions.HELD_OUT: dataset.load(test_path)}
     if public_test_uri:
         sets[champions.PUBLIC] = public_set(public_test_uri)
     else:
@@ -115,11 +133,8 @@ def evaluate(bundle_dir: str, train_path: str, test_path: str, min_accuracy: flo
     started = time.monotonic()
     mine = _scores(model, sets)
     scoring_seconds = time.monotonic() - started
-    train = dataset.load(train_path)
-    reference = evaluation.tfidf_reference(train["clean"].tolist(), train["label"].to_numpy())
-    held_out_texts, y_true = sets[champions.HELD_OUT]
-    reference_metrics = evaluation.metrics(y_true, evaluation.reference_scores(reference, held_out_texts),
-                                           model.thresholds)
+    reference_result = reference(dataset.load(train_path), dataset.load(validation_path), sets, model.thresholds)
+    held_out_texts = sets[champions.HELD_OUT]["clean"].tolist()
     with tempfile.TemporaryDirectory(prefix="twitter-sentiment-champion-") as directory:
         champion = champions.load_champion(model_store_uri, directory)
         theirs = _scores(champion.model, sets) if champion.model is not None else {}
@@ -134,7 +149,7 @@ def evaluate(bundle_dir: str, train_path: str, test_path: str, min_accuracy: flo
         "model": held_out["metrics"],
         "public": challenger.get(champions.PUBLIC),
         "scores": challenger,
-        "reference_tfidf": reference_metrics,
+        "reference_tfidf": reference_result,
         "confusion_matrix": held_out["confusion_matrix"],
         "roc": held_out["roc"],
         "champion": {"version": champion.version, "status": champion.status, "reason": champion.reason,

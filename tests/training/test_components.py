@@ -34,9 +34,11 @@ def steps(tmp_path_factory):
         train=a["train"], validation=a["validation"], vectors=a["vectors"], dataset_uri="sample",
         dataset_fingerprint=out.fingerprint, sequence_length=20, units=8, recurrent_dropout=0.0, dropout=0.5,
         trainable_embedding=False, bidirectional=False, balanced=False, batch_size=128, epochs=2,
-        learning_rate=0.001, patience=1, length_aware=True, max_words=0,
+        learning_rate=0.001, patience=1, monitor="val_loss", reduce_lr_patience=0, length_aware=True,
+        lexicon_weight=16.0, max_words=0,
         negative_max=0.4, positive_min=0.7, seed=3, bundle=a["bundle"], training_metrics=a["training_metrics"])
-    passed = evaluate.python_func(bundle=a["bundle"], train=a["train"], test=a["test"], min_accuracy=0.0,
+    passed = evaluate.python_func(bundle=a["bundle"], train=a["train"], validation=a["validation"], test=a["test"],
+                                  min_accuracy=0.0,
                                   model_store_uri="", public_test_uri="", tolerance=0.01, force=False,
                                   metrics=a["metrics"], classification=a["classification"],
                                   champion_metrics=a["champion_metrics"],
@@ -52,7 +54,8 @@ def run_evaluate(steps, tmp_path, store="", public="", tolerance=0.01, force=Fal
     out = {name: art(cls, tmp_path / name) for name, cls in [
         ("metrics", Metrics), ("classification", ClassificationMetrics), ("champion_metrics", Metrics),
         ("champion_classification", ClassificationMetrics), ("report", Markdown), ("evaluation", Artifact)]}
-    passed = evaluate.python_func(bundle=a["bundle"], train=a["train"], test=a["test"], min_accuracy=min_accuracy,
+    passed = evaluate.python_func(bundle=a["bundle"], train=a["train"], validation=a["validation"], test=a["test"],
+                                  min_accuracy=min_accuracy,
                                   model_store_uri=str(store), public_test_uri=str(public), tolerance=tolerance,
                                   force=force, **out)
     return passed, json.load(open(out["evaluation"].path)), out
@@ -82,18 +85,30 @@ def test_classifier_writes_a_loadable_bundle(steps):
     assert model.sequence_length == 20
     assert model.metadata["dataset"]["fingerprint"] == steps["fetch"].fingerprint
     assert model.metadata["word2vec"]["vector_size"] == 16
+    # What a run that used a slice of the data records: the limit, the split and every seed.
+    assert model.metadata["dataset"]["sample_rows"] == 1500
+    split = model.metadata["split"]
+    assert split["fractions"] == {"validation": 0.1, "test": 0.1} and split["seed"] == 3
+    assert sum(split["sizes"].values()) == steps["artifacts"]["stats"].metadata["train"] + \
+        steps["artifacts"]["stats"].metadata["validation"] + steps["artifacts"]["stats"].metadata["test"]
+    assert model.metadata["seeds"] == {"sample": 3, "split": 3, "word2vec": 3, "keras": 3}
+    # The lexicon's words join Word2vec's, so sentiment words the 1,500 tweets never show still count.
+    assert model.metadata["lexicon"]["words"] > 7000
+    assert len(model.vocabulary) > model.metadata["word2vec"]["words"] + 5000
     assert "epochs_run" in steps["artifacts"]["training_metrics"].metadata
 
 
 def test_evaluate_logs_what_the_ui_draws(steps):
     a = steps["artifacts"]
     assert steps["passed"] is True  # min_accuracy 0
-    assert {"accuracy", "f1", "roc_auc", "log_loss", "neutral_share", "tfidf_accuracy"} <= set(a["metrics"].metadata)
+    assert {"accuracy", "f1", "roc_auc", "log_loss", "neutral_share", "reference_accuracy",
+            "reference_roc_auc"} <= set(a["metrics"].metadata)
     matrix = a["classification"].metadata["confusionMatrix"]
     assert [s["displayName"] for s in matrix["annotationSpecs"]] == ["NEGATIVE", "POSITIVE"]
     assert sum(sum(r["row"]) for r in matrix["rows"]) == a["metrics"].metadata["examples"]
     assert a["classification"].metadata["confidenceMetrics"]
-    assert "TF-IDF" in open(a["report"].path).read()
+    report = open(a["report"].path).read()
+    assert "TF-IDF words 1-2 + characters 2-5" in report and "C chosen on the validation split" in report
     assert json.load(open(a["evaluation"].path))["passed"] is True
 
 
@@ -185,6 +200,10 @@ def test_public_set_is_scored_for_both_models(steps, tmp_path, sentiment140_test
     assert result["champion"]["scores"]["public"]["accuracy"] == result["public"]["accuracy"]
     assert out["metrics"].metadata["public_accuracy"] == result["public"]["accuracy"]
     assert "| public set | accuracy |" in open(out["report"].path).read()
+    # The reference is scored on the public set too, beside both models, in the UI's metrics and the report.
+    reference = result["reference_tfidf"]
+    assert reference["scores"]["public"]["examples"] == 359 and reference["c"] in (0.5, 1, 2, 4, 8, 16)
+    assert out["metrics"].metadata["reference_public_accuracy"] == reference["scores"]["public"]["accuracy"]
 
 
 def test_without_a_public_set_it_warns(steps, tmp_path, capfd):

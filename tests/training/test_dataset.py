@@ -6,6 +6,7 @@ import pytest
 
 from twitter_sentiment import dataset
 from twitter_sentiment.dataset import DatasetError
+from twitter_sentiment.text import clean_tweet
 
 S140_ROWS = (
     '"0","1","Mon May 11 03:17:40 UTC 2009","q","alice","I hate Mondays"\n'
@@ -103,3 +104,22 @@ def test_split_refuses_one_class():
     frame = pd.DataFrame({"clean": [f"t{i}" for i in range(10)], "label": [1] * 10})
     with pytest.raises(DatasetError, match="at least 3 positive and 3 negative"):
         dataset.split(frame, 0.1, 0.1, 0)
+
+
+def test_the_samples_layered_mojibake_is_repaired_before_cleaning(tmp_path):
+    """The CrowdFlower file's "’" reads "‰Ûª" or "äó»" (one or two layers of cp1252 read as mac_roman around
+    UTF-8 read as cp1252): "don’t" must reach the negation rule, and real accents must survive."""
+    broken = ("sentiment,confidence,text\rnegative,1,I don\u2030\u00db\u00aat like it\r"
+              "negative,1,we haven\u00e4\u00f3\u00bbt slept\rpositive,1,Caf\u00e9 au lait what a day\r")
+    path = tmp_path / "sample-format.csv"
+    path.write_bytes(broken.encode("mac_roman"))
+    frame, _ = dataset.read_dataset(str(path))
+    assert [clean_tweet(t) for t in frame["text"]] == ["i do not like it", "we have not slept",
+                                                        "café au lait what a day"]
+
+
+def test_no_tweet_of_the_sample_keeps_a_broken_apostrophe():
+    frame, _ = dataset.read_dataset("sample")
+    cleaned = frame["text"].map(clean_tweet)
+    assert not cleaned.str.contains("‰Û|äó»|ûª", regex=True).any()
+    assert cleaned.str.contains(r"\bdo not\b", regex=True).sum() > 300
