@@ -31,14 +31,20 @@ from twitter_sentiment.classifier import preset
 from twitter_sentiment.embeddings import Word2VecParams
 
 # `--sweep`: one change at a time from the default without the lexicon; each row adds to the base only.
+# The base is the default before issue 15: no lexicon, batch 512 at 0.002, early stop on validation loss.
+SWEEP_BASE = {"lexicon_weight": 0.0, "batch_size": 512, "learning_rate": 0.002, "monitor": "val_loss", "patience": 2}
 SWEEP = [  # (name, Word2vec overrides, classifier overrides)
-    ("default without the lexicon", {}, {"lexicon_weight": 0.0}),
+    ("the default before (no lexicon, batch 512, early stop on val loss)", {}, {}),
     ("+ lexicon column, weight 4", {}, {"lexicon_weight": 4.0}),
-    ("+ lexicon column, weight 16 (default)", {}, {}),
+    ("+ lexicon column, weight 16", {}, {"lexicon_weight": 16.0}),
     ("+ lexicon column, weight 32", {}, {"lexicon_weight": 32.0}),
-    ("+ lexicon, class weights", {}, {"balanced": True}),
-    ("+ lexicon, bidirectional LSTM", {}, {"bidirectional": True}),
-    ("+ lexicon, early stop on validation accuracy", {}, {"monitor": "val_accuracy", "patience": 3}),
+    ("+ lexicon 16, class weights", {}, {"lexicon_weight": 16.0, "balanced": True}),
+    ("+ lexicon 16, bidirectional LSTM", {}, {"lexicon_weight": 16.0, "bidirectional": True}),
+    ("+ lexicon 16, batch 128 at 0.001", {}, {"lexicon_weight": 16.0, "batch_size": 128, "learning_rate": 0.001}),
+    ("+ lexicon 16, early stop on val accuracy", {}, {"lexicon_weight": 16.0, "monitor": "val_accuracy",
+                                                      "patience": 3}),
+    ("+ lexicon 16, batch 128 at 0.001, early stop on val accuracy (the default)", {},
+     {"lexicon_weight": 16.0, "batch_size": 128, "learning_rate": 0.001, "monitor": "val_accuracy", "patience": 3}),
 ]
 DEFAULT_PUBLIC = Path(__file__).resolve().parents[2] / "shared" / "data" / "sentiment140_testdata.manual.2009.06.14.csv"
 REFERENCE = "strong TF-IDF reference (words 1-2 + characters 2-5, C on validation)"
@@ -107,7 +113,7 @@ def _data(args, work: Path) -> tuple[dict[str, pd.DataFrame], str]:
 def _candidates(args) -> list[tuple[str, str, dict, object]]:
     """(name, cleaning, Word2vec overrides, ClassifierParams), one per seed."""
     if args.sweep:
-        runs = [(name, "project", w2v, preset("default", **over)) for name, w2v, over in SWEEP]
+        runs = [(name, "project", w2v, preset("default", **{**SWEEP_BASE, **over})) for name, w2v, over in SWEEP]
     else:
         runs = []
         for name in args.presets.split(","):

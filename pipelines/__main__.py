@@ -364,7 +364,9 @@ def parser(env: PipelineSettings | None = None) -> argparse.ArgumentParser:
                    help="local directory or s3:// URI to publish to (default ./model-store)")
     p.add_argument("--artifacts", default="artifacts", help="pipeline root for step artifacts (default ./artifacts)")
     p.add_argument("--sample-rows", type=int, default=0, help="train on a random slice of this many rows")
-    p.add_argument("--preset", default="default", help="classifier preset: default or original (the notebook's)")
+    p.add_argument("--preset", default="default",
+                   help="classifier preset: default, or original (the notebook's classifier and training settings; "
+                        "its cleaning and stopwords are bench.training's)")
     p.add_argument("--min-accuracy", type=float, default=None)
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="any pipeline parameter")
     p.set_defaults(func=cmd_run_local)
