@@ -45,6 +45,7 @@ class PipelineSettings(Settings):
     kfp_host: str | None = Field(None, pattern=r"^https?://\S+$")
     kube_context: str | None = None
     ci_commit_tag: str | None = None
+    results_uri: str = "sqlite:///results/results.sqlite"
 
     @field_validator("dataset_uri", "model_store_uri")
     @classmethod
@@ -355,15 +356,18 @@ def parser(env: PipelineSettings | None = None) -> argparse.ArgumentParser:
     which_pipeline(p)
     p.set_defaults(func=cmd_compile)
 
+    def local_options(p):
+        p.add_argument("--model-store", default=env.model_store_uri or "model-store",
+                       help="local directory or s3:// URI (env MODEL_STORE_URI; default ./model-store)")
+        p.add_argument("--artifacts", default="artifacts", help="the steps' artifacts (default ./artifacts)")
+        p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="any pipeline parameter")
+
     p = sub.add_parser("run-local", help="run the whole pipeline here with kfp.local")
+    local_options(p)
     p.add_argument("--dataset-uri", default=env.dataset_uri or "sample")
-    p.add_argument("--model-store", default=env.model_store_uri or "model-store",
-                   help="local directory or s3:// URI to publish to (default ./model-store)")
-    p.add_argument("--artifacts", default="artifacts", help="pipeline root for step artifacts (default ./artifacts)")
     p.add_argument("--sample-rows", type=int, default=0, help="train on a random slice of this many rows")
     p.add_argument("--preset", default="default", help="classifier preset: default or original (the notebook's)")
     p.add_argument("--min-accuracy", type=float, default=None)
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="any pipeline parameter")
     p.set_defaults(func=cmd_run_local)
 
     def server_options(p):
@@ -384,7 +388,7 @@ def parser(env: PipelineSettings | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="start one training run of the newest uploaded version, in the experiment")
     server_options(p)
-    p.add_argument("--dataset-uri", default=os.environ.get("DATASET_URI"))
+    p.add_argument("--dataset-uri", default=env.dataset_uri)
     p.add_argument("--experiment", default=EXPERIMENT)
     p.add_argument("--pipeline-name")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
@@ -402,17 +406,14 @@ def parser(env: PipelineSettings | None = None) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_schedule)
 
     p = sub.add_parser("monitor-local", help="run the monitor pipeline here with kfp.local")
-    p.add_argument("--results", default=os.environ.get("RESULTS_URI", "sqlite:///results/results.sqlite"),
-                   help="dynamodb://TABLE or sqlite:///PATH (env RESULTS_URI)")
-    p.add_argument("--model-store", default=os.environ.get("MODEL_STORE_URI", "model-store"))
-    p.add_argument("--artifacts", default="artifacts")
+    local_options(p)
+    p.add_argument("--results", default=env.results_uri, help="dynamodb://TABLE or sqlite:///PATH (env RESULTS_URI)")
     p.add_argument("--hours", type=float, default=24.0, help="the window: this many hours before its end")
     p.add_argument("--window-end", default="", help="ISO 8601 end of the window (default: now)")
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="any monitor parameter")
     p.set_defaults(func=cmd_monitor_local)
 
     p = sub.add_parser("versions", help="list, show, compare, promote and roll back the store's model versions")
-    p.add_argument("--store", default=os.environ.get("MODEL_STORE_URI", "model-store"),
+    p.add_argument("--store", default=env.model_store_uri or "model-store",
                    help="the model store: a local directory or s3:// URI (env MODEL_STORE_URI)")
     p.add_argument("--json", action="store_true", help="print JSON")
     actions = p.add_subparsers(dest="action", required=True)
