@@ -377,11 +377,11 @@ def parser(env: PipelineSettings | None = None) -> argparse.ArgumentParser:
                        help="kubeconfig context (env KUBE_CONTEXT; CI: the GitLab agent's); default: the current one")
         p.add_argument("--version", default=env.ci_commit_tag or time.strftime("%Y%m%d-%H%M%S"),
                        help="the code version: the pipeline version's name (default $CI_COMMIT_TAG)")
+        p.add_argument("--pipeline-name", help="the pipeline's name on the server (default: the one it compiles to)")
 
     p = sub.add_parser("upload", help="upload the pipeline as a new version to a KFP server")
     server_options(p)
     p.add_argument("--package", help="a compiled YAML (default: compile now)")
-    p.add_argument("--pipeline-name")
     pipeline_options(p)
     which_pipeline(p)
     p.set_defaults(func=cmd_upload)
@@ -390,7 +390,6 @@ def parser(env: PipelineSettings | None = None) -> argparse.ArgumentParser:
     server_options(p)
     p.add_argument("--dataset-uri", default=env.dataset_uri)
     p.add_argument("--experiment", default=EXPERIMENT)
-    p.add_argument("--pipeline-name")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     p.set_defaults(func=cmd_run)
 
@@ -400,7 +399,6 @@ def parser(env: PipelineSettings | None = None) -> argparse.ArgumentParser:
     p.add_argument("--cron", default="0 0 2 * * *", help="six fields, seconds first (default: 02:00 daily)")
     p.add_argument("--experiment", default=EXPERIMENT)
     p.add_argument("--name", default=None, help=f"default {MODEL_NAME}-daily (monitor: {MODEL_NAME}-monitor)")
-    p.add_argument("--pipeline-name")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     which_pipeline(p)
     p.set_defaults(func=cmd_schedule)
