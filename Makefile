@@ -45,7 +45,7 @@ serve: setup  ## serve ./model-store's LATEST on :8080 (KServe v1/v2, POST /pred
 test: setup tools dynamodb-local  ## the whole test suite
 	$(PY) -m pytest
 
-test-fast: setup  ## every test but the slow ones (training, pipelines, servers, images): about a minute
+test-fast: setup  ## every test but the slow ones (a model, a pipeline, a server or scanner process, images): about a minute
 	$(PY) -m pytest -m "not slow" -q
 
 compile: setup  ## write pipeline.yaml for Kubeflow (set COMPONENT_IMAGE and MODEL_STORE_URI)

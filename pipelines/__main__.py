@@ -45,6 +45,7 @@ class PipelineSettings(Settings):
     kfp_host: str | None = Field(None, pattern=r"^https?://\S+$")
     kube_context: str | None = None
     ci_commit_tag: str | None = None
+    results_uri: str = "sqlite:///results/results.sqlite"
 
     @field_validator("dataset_uri", "model_store_uri")
     @classmethod
@@ -128,21 +129,37 @@ def cmd_compile(args) -> int:
     return 0
 
 
-def cmd_run_local(args) -> int:
+def _local(args) -> tuple[Path, str]:
+    """kfp.local, set to run the steps in this venv under --artifacts; returns that folder and --model-store's URI."""
     import warnings
 
     from kfp import local
-
-    from pipelines.training import PIPELINE_NAME, training_pipeline
 
     # Resource requests and display names matter on a cluster; kfp.local says so once per step.
     warnings.filterwarnings("ignore", message=".*have no effect in the current local runner")
     # Locally the steps run in this venv, which has what the components image has: by design.
     warnings.filterwarnings("ignore", message=".*custom or non-Python base image")
+    artifacts = Path(args.artifacts).resolve()
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(artifacts))
+    store = args.model_store
+    return artifacts, store if store.startswith("s3://") else str(Path(store).resolve())
+
+
+def _run_locally(pipeline, name: str, params: dict, artifacts: Path) -> Path | None:
+    """The run's folder under `artifacts`, or None when a step failed."""
+    try:
+        pipeline(**params)
+    except Exception as error:  # kfp.local raises when a task fails; its log is above
+        print(f"error: the {name} pipeline failed: {error}", file=sys.stderr)
+        return None
+    return Path(max(glob.glob(str(artifacts / f"{pipeline.name}-*")), key=os.path.getmtime))
+
+
+def cmd_run_local(args) -> int:
+    from pipelines.training import training_pipeline
     from twitter_sentiment.store import ModelStore
 
-    artifacts = Path(args.artifacts).resolve()
-    store_uri = args.model_store if args.model_store.startswith("s3://") else str(Path(args.model_store).resolve())
+    artifacts, store_uri = _local(args)
     params = {"dataset_uri": args.dataset_uri, "model_store_uri": store_uri, "sample_rows": args.sample_rows,
               **_preset_params(args.preset), **_parse_params(args.param)}
     if args.min_accuracy is not None:
@@ -150,28 +167,21 @@ def cmd_run_local(args) -> int:
     store = ModelStore(store_uri)
     before = store.latest()
     print(f"run-local: artifacts under {artifacts}, model store {store_uri}", flush=True)
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(artifacts))
     started = time.monotonic()
-    try:
-        training_pipeline(**params)
-    except Exception as error:  # kfp.local raises when a task fails; its log is above
-        print(f"error: the training pipeline failed: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    seconds = time.monotonic() - started
-    return _summarise(artifacts, PIPELINE_NAME, store, before, seconds)
+    run = _run_locally(training_pipeline, "training", params, artifacts)
+    return EXIT_FAILED if run is None else _summarise(run, store, before, time.monotonic() - started)
 
 
-def _summarise(artifacts: Path, pipeline_name: str, store, before: str | None, seconds: float) -> int:
-    runs = sorted(glob.glob(str(artifacts / f"{pipeline_name}-*")), key=os.path.getmtime)
-    evaluation_files = glob.glob(os.path.join(runs[-1], "evaluate", "evaluation")) if runs else []
-    result = json.loads(Path(evaluation_files[0]).read_text()) if evaluation_files else None
-    print(f"\nrun-local finished in {seconds:.0f}s; artifacts: {runs[-1] if runs else artifacts}")
+def _summarise(run: Path, store, before: str | None, seconds: float) -> int:
+    evaluation = run / "evaluate" / "evaluation"
+    result = json.loads(evaluation.read_text()) if evaluation.exists() else None
+    print(f"\nrun-local finished in {seconds:.0f}s; artifacts: {run}")
     if result:
         m, r = result["model"], result["reference_tfidf"]["scores"]["held_out"]
         print(f"evaluation on {m['examples']} held-out tweets: accuracy {m['accuracy']:.4f} (TF-IDF reference "
               f"{r['accuracy']:.4f}), F1 {m['f1']:.4f}, ROC AUC {m['roc_auc']:.4f}, "
               f"NEUTRAL band {m['neutral_share']:.1%}")
-        print(f"report: {os.path.join(runs[-1], 'evaluate', 'report')}")
+        print(f"report: {run / 'evaluate' / 'report'}")
     decision = (result or {}).get("decision") or {}
     if decision:
         print(f"champion/challenger: {decision['reason']}")
@@ -257,29 +267,17 @@ def _parse_monitor_params(pairs: list[str]) -> dict:
 
 def cmd_monitor_local(args) -> int:
     """The monitor pipeline under kfp.local: its report, and whether it would start a training run."""
-    import warnings
+    from pipelines.monitor import monitor_pipeline
 
-    from kfp import local
-
-    from pipelines.monitor import PIPELINE_NAME, monitor_pipeline
-
-    warnings.filterwarnings("ignore", message=".*have no effect in the current local runner")
-    warnings.filterwarnings("ignore", message=".*custom or non-Python base image")
-    artifacts = Path(args.artifacts).resolve()
-    store_uri = args.model_store if args.model_store.startswith("s3://") else str(Path(args.model_store).resolve())
+    artifacts, store_uri = _local(args)
     params = {"results_uri": args.results, "model_store_uri": store_uri, "hours": args.hours,
               "window_end": args.window_end, **_parse_monitor_params(args.param)}
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(artifacts))
-    try:
-        monitor_pipeline(**params)
-    except Exception as error:  # kfp.local raises when a task fails; its log is above
-        print(f"error: the monitor pipeline failed: {error}", file=sys.stderr)
+    run = _run_locally(monitor_pipeline, "monitor", params, artifacts)
+    if run is None:
         return EXIT_FAILED
-    runs = sorted(glob.glob(str(artifacts / f"{PIPELINE_NAME}-*")), key=os.path.getmtime)
-    report = Path(runs[-1], "monitor-drift", "report")
-    result = json.loads(Path(runs[-1], "monitor-drift", "drift").read_text())
+    result = json.loads((run / "monitor-drift" / "drift").read_text())
     print(f"monitor: {result['status']} ({result['volume']} results, champion {result['champion']}); "
-          f"report {report}, picture {Path(runs[-1], 'monitor-drift', 'picture')}")
+          f"report {run / 'monitor-drift' / 'report'}, picture {run / 'monitor-drift' / 'picture'}")
     return 0
 
 
@@ -358,17 +356,20 @@ def parser(env: PipelineSettings | None = None) -> argparse.ArgumentParser:
     which_pipeline(p)
     p.set_defaults(func=cmd_compile)
 
+    def local_options(p):
+        p.add_argument("--model-store", default=env.model_store_uri or "model-store",
+                       help="local directory or s3:// URI (env MODEL_STORE_URI; default ./model-store)")
+        p.add_argument("--artifacts", default="artifacts", help="the steps' artifacts (default ./artifacts)")
+        p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="any pipeline parameter")
+
     p = sub.add_parser("run-local", help="run the whole pipeline here with kfp.local")
+    local_options(p)
     p.add_argument("--dataset-uri", default=env.dataset_uri or "sample")
-    p.add_argument("--model-store", default=env.model_store_uri or "model-store",
-                   help="local directory or s3:// URI to publish to (default ./model-store)")
-    p.add_argument("--artifacts", default="artifacts", help="pipeline root for step artifacts (default ./artifacts)")
     p.add_argument("--sample-rows", type=int, default=0, help="train on a random slice of this many rows")
     p.add_argument("--preset", default="default",
                    help="classifier preset: default, or original (the notebook's classifier and training settings; "
                         "its cleaning and stopwords are bench.training's)")
     p.add_argument("--min-accuracy", type=float, default=None)
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="any pipeline parameter")
     p.set_defaults(func=cmd_run_local)
 
     def server_options(p):
@@ -378,20 +379,19 @@ def parser(env: PipelineSettings | None = None) -> argparse.ArgumentParser:
                        help="kubeconfig context (env KUBE_CONTEXT; CI: the GitLab agent's); default: the current one")
         p.add_argument("--version", default=env.ci_commit_tag or time.strftime("%Y%m%d-%H%M%S"),
                        help="the code version: the pipeline version's name (default $CI_COMMIT_TAG)")
+        p.add_argument("--pipeline-name", help="the pipeline's name on the server (default: the one it compiles to)")
 
     p = sub.add_parser("upload", help="upload the pipeline as a new version to a KFP server")
     server_options(p)
     p.add_argument("--package", help="a compiled YAML (default: compile now)")
-    p.add_argument("--pipeline-name")
     pipeline_options(p)
     which_pipeline(p)
     p.set_defaults(func=cmd_upload)
 
     p = sub.add_parser("run", help="start one training run of the newest uploaded version, in the experiment")
     server_options(p)
-    p.add_argument("--dataset-uri", default=os.environ.get("DATASET_URI"))
+    p.add_argument("--dataset-uri", default=env.dataset_uri)
     p.add_argument("--experiment", default=EXPERIMENT)
-    p.add_argument("--pipeline-name")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     p.set_defaults(func=cmd_run)
 
@@ -401,23 +401,19 @@ def parser(env: PipelineSettings | None = None) -> argparse.ArgumentParser:
     p.add_argument("--cron", default="0 0 2 * * *", help="six fields, seconds first (default: 02:00 daily)")
     p.add_argument("--experiment", default=EXPERIMENT)
     p.add_argument("--name", default=None, help=f"default {MODEL_NAME}-daily (monitor: {MODEL_NAME}-monitor)")
-    p.add_argument("--pipeline-name")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     which_pipeline(p)
     p.set_defaults(func=cmd_schedule)
 
     p = sub.add_parser("monitor-local", help="run the monitor pipeline here with kfp.local")
-    p.add_argument("--results", default=os.environ.get("RESULTS_URI", "sqlite:///results/results.sqlite"),
-                   help="dynamodb://TABLE or sqlite:///PATH (env RESULTS_URI)")
-    p.add_argument("--model-store", default=os.environ.get("MODEL_STORE_URI", "model-store"))
-    p.add_argument("--artifacts", default="artifacts")
+    local_options(p)
+    p.add_argument("--results", default=env.results_uri, help="dynamodb://TABLE or sqlite:///PATH (env RESULTS_URI)")
     p.add_argument("--hours", type=float, default=24.0, help="the window: this many hours before its end")
     p.add_argument("--window-end", default="", help="ISO 8601 end of the window (default: now)")
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="any monitor parameter")
     p.set_defaults(func=cmd_monitor_local)
 
     p = sub.add_parser("versions", help="list, show, compare, promote and roll back the store's model versions")
-    p.add_argument("--store", default=os.environ.get("MODEL_STORE_URI", "model-store"),
+    p.add_argument("--store", default=env.model_store_uri or "model-store",
                    help="the model store: a local directory or s3:// URI (env MODEL_STORE_URI)")
     p.add_argument("--json", action="store_true", help="print JSON")
     actions = p.add_subparsers(dest="action", required=True)

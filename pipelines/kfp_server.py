@@ -102,17 +102,21 @@ def run_description(dataset_uri: str, code_version: str) -> str:
     return f"dataset_uri: {dataset_uri}\ncode_version: {code_version}"
 
 
+def _newest_version(client, pipeline_name: str, experiment: str) -> tuple[str, str, str]:
+    """The pipeline's id, its newest version's id and the experiment's id (the experiment is made if new)."""
+    pipeline_id = client.get_pipeline_id(pipeline_name)
+    if pipeline_id is None:
+        raise KfpError(f"no pipeline named {pipeline_name}: run `upload` first")
+    return pipeline_id, latest_version_id(client, pipeline_id), client.create_experiment(experiment).experiment_id
+
+
 def start_run(client, pipeline_name: str, experiment: str, dataset_uri: str, code_version: str,
               params: dict) -> str:
     """Start one run of the newest version of `pipeline_name` in `experiment`, named and described."""
     import kfp_server_api
 
     try:
-        pipeline_id = client.get_pipeline_id(pipeline_name)
-        if pipeline_id is None:
-            raise KfpError(f"no pipeline named {pipeline_name}: run `upload` first")
-        version_id = latest_version_id(client, pipeline_id)
-        experiment_id = client.create_experiment(experiment).experiment_id  # returns the existing one
+        pipeline_id, version_id, experiment_id = _newest_version(client, pipeline_name, experiment)
         # kfp.Client.run_pipeline takes no description (kfp 2.17): build the v2beta1 Run it would, with one.
         run = kfp_server_api.V2beta1Run(
             experiment_id=experiment_id, display_name=run_name(dataset_uri, code_version),
@@ -132,11 +136,7 @@ def schedule(client, pipeline_name: str, experiment: str, job_name: str, cron: s
              description: str | None = None) -> str:
     """Create the recurring run `job_name`, replacing one of that name: running this twice leaves one schedule."""
     try:
-        pipeline_id = client.get_pipeline_id(pipeline_name)
-        if pipeline_id is None:
-            raise KfpError(f"no pipeline named {pipeline_name}: run `upload` first")
-        version_id = latest_version_id(client, pipeline_id)
-        experiment_id = client.create_experiment(experiment).experiment_id  # returns the existing one
+        pipeline_id, version_id, experiment_id = _newest_version(client, pipeline_name, experiment)
         existing = client.list_recurring_runs(experiment_id=experiment_id, page_size=100).recurring_runs or []
         for run in existing:  # "daily: data @ v1" replaces "daily: data @ v0": the part before ":" is the key
             if run.display_name.split(":")[0] == job_name.split(":")[0]:

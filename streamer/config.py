@@ -12,6 +12,12 @@ from twitter_sentiment.settings import ConfigError, Settings, load
 __all__ = ["ConfigError", "StreamerSettings", "load"]
 
 
+# The settings a source cannot run without, and why.
+NEEDED_BY_SOURCE = {"x_bearer_token": ("x", " (the Secret x-api)"),
+                    "stream_rules": ("x", ": a filtered stream without rules delivers nothing"),
+                    "replay_file": ("replay", " (make one with `python -m streamer.replay`)")}
+
+
 class StreamerSettings(Settings):
     source: Literal["x", "replay"] = "replay"
     x_bearer_token: SecretStr = SecretStr("")
@@ -38,25 +44,13 @@ class StreamerSettings(Settings):
     shadow_model_server_url: str = ""  # a challenger's predictor: compared on a sample, never stored
     shadow_sample: float = Field(0.0, ge=0, le=1)  # share of batches also sent to the shadow; 0: off
 
-    @field_validator("x_bearer_token")
+    @field_validator("x_bearer_token", "stream_rules", "replay_file")
     @classmethod
-    def _token_for_x(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
-        if info.data.get("source") == "x" and not value.get_secret_value():
-            raise ValueError("SOURCE=x needs it (the Secret x-api)")
-        return value
-
-    @field_validator("stream_rules")
-    @classmethod
-    def _rules_for_x(cls, value: str, info: ValidationInfo) -> str:
-        if info.data.get("source") == "x" and not value.strip():
-            raise ValueError("SOURCE=x needs it: a filtered stream without rules delivers nothing")
-        return value
-
-    @field_validator("replay_file")
-    @classmethod
-    def _file_for_replay(cls, value: str, info: ValidationInfo) -> str:
-        if info.data.get("source") == "replay" and not value:
-            raise ValueError("SOURCE=replay needs it (make one with `python -m streamer.replay`)")
+    def _needed_by_source(cls, value: str | SecretStr, info: ValidationInfo) -> str | SecretStr:
+        source, why = NEEDED_BY_SOURCE[info.field_name]
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if info.data.get("source") == source and not text.strip():
+            raise ValueError(f"SOURCE={source} needs it{why}")
         return value
 
     @field_validator("batch_size")

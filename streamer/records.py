@@ -97,41 +97,19 @@ def _synthetic_id(content: str) -> str:
     return "invalid-" + hashlib.sha256(content.encode("utf-8", "replace")).hexdigest()[:32]
 
 
+def _item(tweet: Received, sentiment: str, model_version: str = "", **outcome) -> dict:
+    """The item of DESIGN.md: the tweet, its sentiment and what goes with it (a score, or a reason)."""
+    return {"id": tweet.id, "user": tweet.user, "sentiment": sentiment, **outcome, "twitter_raw": tweet.text,
+            "twitter_clean": tweet.clean, "date": tweet.date, "model_version": model_version}
+
+
 def result_item(tweet: Received, label: str, score: float, model_version: str) -> dict:
-    """The item of DESIGN.md; DynamoDB numbers are Decimal."""
-    return {
-        "id": tweet.id,
-        "user": tweet.user,
-        "sentiment": label,
-        "score": Decimal(repr(float(score))),
-        "twitter_raw": tweet.text,
-        "twitter_clean": tweet.clean,
-        "date": tweet.date,
-        "model_version": model_version,
-    }
+    return _item(tweet, label, model_version, score=Decimal(repr(float(score))))  # DynamoDB numbers are Decimal
 
 
 def rejected_item(tweet: Received, reason: str | None = None, detail: str | None = None) -> dict:
-    return {
-        "id": tweet.id,
-        "user": tweet.user,
-        "sentiment": REJECTED,
-        "reason": f"{reason or tweet.reason}: {detail if detail is not None else tweet.detail}",
-        "twitter_raw": tweet.text,
-        "twitter_clean": tweet.clean,
-        "date": tweet.date,
-        "model_version": "",
-    }
+    return _item(tweet, REJECTED, reason=f"{reason or tweet.reason}: {detail if detail is not None else tweet.detail}")
 
 
 def unscored_item(tweet: Received, why: str) -> dict:
-    return {
-        "id": tweet.id,
-        "user": tweet.user,
-        "sentiment": UNSCORED,
-        "reason": why,
-        "twitter_raw": tweet.text,
-        "twitter_clean": tweet.clean,
-        "date": tweet.date,
-        "model_version": "",
-    }
+    return _item(tweet, UNSCORED, reason=why)

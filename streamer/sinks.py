@@ -108,26 +108,13 @@ class DynamoDBSink:
         """Store every item (overwriting); returns how many of `items` are stored (all, unless DynamoDB
         refused an item outright). Raises Aborted at `retry`'s shutdown deadline."""
         retry = retry or Retry()
-        unique = _dedupe(items)
-        refused = 0
-        for start in range(0, len(unique), BATCH_WRITE_LIMIT):
-            chunk = unique[start:start + BATCH_WRITE_LIMIT]
-            refused += len(chunk) - self._write_chunk(chunk, retry)
-        return len(items) - refused
+        chunks = _chunks(_dedupe(items), BATCH_WRITE_LIMIT)
+        return len(items) - sum(len(chunk) - self._write_chunk(chunk, retry) for chunk in chunks)
 
     def _write_chunk(self, chunk: list[dict], retry: Retry) -> int:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         pending = [{"PutRequest": {"Item": self._wire(item)}} for item in chunk]
-
-        def send() -> None:
-            nonlocal pending
-            pending = self._batch_write(pending)
-            if pending:
-                raise Incomplete(f"{len(pending)} unprocessed items")
-
         try:
-            retry.call("sink", send, errors=(ClientError, BotoCoreError, Incomplete))
+            self._put(pending, retry)
         except _Unfit as error:
             log.warning("DynamoDB refused a batch (%s): writing its items one by one", error)
             return self._write_one_by_one(chunk)
@@ -136,6 +123,17 @@ class DynamoDBSink:
             raise Aborted(f"{len(ids)} items not stored at the shutdown deadline ({error})",
                           [item for item in chunk if item["id"] in ids], len(chunk) - len(ids)) from error
         return len(chunk)
+
+    def _put(self, pending: list[dict], retry: Retry, **options) -> None:
+        """BatchWriteItem until nothing is left unprocessed; `pending` keeps what is left when it gives up."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        def send() -> None:
+            pending[:] = self._batch_write(pending)
+            if pending:
+                raise Incomplete(f"{len(pending)} unprocessed items")
+
+        retry.call("sink", send, errors=(ClientError, BotoCoreError, Incomplete), **options)
 
     def _batch_write(self, requests: list[dict]) -> list[dict]:
         """One BatchWriteItem; returns what DynamoDB handed back unprocessed."""
@@ -189,15 +187,7 @@ class DynamoDBSink:
 
         quick.call("sink", read, errors=(ClientError, BotoCoreError, Incomplete), attempts=5)
         for chunk in _chunks([item for item in part if item["id"] not in found], BATCH_WRITE_LIMIT):
-            pending = [{"PutRequest": {"Item": self._wire(item)}} for item in chunk]
-
-            def send() -> None:
-                nonlocal pending
-                pending = self._batch_write(pending)
-                if pending:
-                    raise Incomplete(f"{len(pending)} items still unprocessed")
-
-            quick.call("sink", send, errors=(ClientError, BotoCoreError, Incomplete), attempts=5)
+            self._put([{"PutRequest": {"Item": self._wire(item)}} for item in chunk], quick, attempts=5)
 
     def check(self) -> tuple[bool, str]:
         try:

@@ -11,10 +11,13 @@ os.environ.setdefault("COMPONENT_IMAGE", "registry.example.com/group/twitter-sen
 os.environ.setdefault("COMPONENT_GPU_IMAGE", "registry.example.com/group/twitter-sentiment/components-gpu:test")
 
 
+# A trained model, a moto server, DynamoDB Local: a test that uses one is slow wherever it lives.
+SLOW_FIXTURES = {"tiny_bundle", "moto_endpoint", "dynamodb_endpoint"}
+
+
 def pytest_collection_modifyitems(items):
-    """A test that needs a trained model is slow wherever it lives (`make test-fast` leaves it out)."""
     for item in items:
-        if "tiny_bundle" in getattr(item, "fixturenames", ()):
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
 
 

@@ -110,6 +110,25 @@ class ModelStore:
             return any(item["Key"] == key for item in listing.get("Contents", []))
         return (self._root / version / name).is_file()
 
+    def _file(self, version: str, name: str, destination: Path | None = None) -> bytes | None:
+        """A file of a published version: its bytes, or copied to `destination` (a model is too big to read)."""
+        uri = self.version_uri(version) + name
+        if self._s3:
+            key = self._key(version, name)
+            try:
+                if destination:
+                    return s3_client().download_file(self._bucket, key, str(destination))
+                return s3_client().get_object(Bucket=self._bucket, Key=key)["Body"].read()
+            except Exception as error:
+                raise BundleError(str(describe_s3_error(uri, error))) from error
+        path = self._root / version / name
+        if not path.is_file():
+            raise BundleError(f"{uri} does not exist: {version!r} is not a published version of {self.uri}")
+        if destination is None:
+            return path.read_bytes()
+        shutil.copyfile(path, destination)
+        return None
+
     # --- reading ----------------------------------------------------------------------------
     def latest(self) -> str | None:
         """The current version (the champion), or None if nothing was published yet."""
@@ -136,18 +155,8 @@ class ModelStore:
     def metadata(self, version: str) -> dict:
         """`metadata.json` of a published version, read without fetching the model."""
         uri = self.version_uri(version) + METADATA_FILE
-        if self._s3:
-            try:
-                raw = s3_client().get_object(Bucket=self._bucket, Key=self._key(version, METADATA_FILE))["Body"].read()
-            except Exception as error:
-                raise BundleError(f"{describe_s3_error(uri, error)}") from error
-        else:
-            path = self._root / version / METADATA_FILE
-            if not path.is_file():
-                raise BundleError(f"{uri} does not exist: {version!r} is not a published version of {self.uri}")
-            raw = path.read_bytes()
         try:
-            metadata = json.loads(raw)
+            metadata = json.loads(self._file(version, METADATA_FILE))
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise BundleError(f"{uri} is not valid JSON: {error}") from error
         if not isinstance(metadata, dict):
@@ -199,17 +208,7 @@ class ModelStore:
         destination = Path(destination)
         destination.mkdir(parents=True, exist_ok=True)
         for name in PUBLISH_ORDER:
-            if self._s3:
-                uri = f"{self.version_uri(version)}{name}"
-                try:
-                    s3_client().download_file(self._bucket, self._key(version, name), str(destination / name))
-                except Exception as error:
-                    raise BundleError(f"{uri}: {describe_s3_error(uri, error)}") from error
-            else:
-                source = self._root / version / name
-                if not source.is_file():
-                    raise BundleError(f"{source} is missing")
-                shutil.copyfile(source, destination / name)
+            self._file(version, name, destination / name)
         verify_bundle(destination)
         return destination
 

@@ -19,6 +19,7 @@ COMMON = '''#!{python}
 import hashlib, json, os, subprocess, sys
 from pathlib import Path
 STUB_DIR = Path(os.environ["STUB_DIR"])
+sys.path.insert(0, {root!r})  # the checkout, for tests.stub_http
 with open(STUB_DIR / "calls.jsonl", "a") as log:
     log.write(json.dumps([Path(sys.argv[0]).name] + sys.argv[1:]) + "\\n")
 args = sys.argv[1:]
@@ -50,18 +51,9 @@ if args[0] == "get":
             break
     sys.exit(0)
 if args[0] == "port-forward":
-    from http.server import BaseHTTPRequestHandler, HTTPServer
-    local_port = int(args[2].split(":")[0])
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
-        def reply(self, code, body):
-            data = json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    import threading
+    from tests.stub_http import StubHandler, serving
+    class Handler(StubHandler):
         def do_GET(self):
             if self.path == "/healthz":
                 healthy = os.environ.get("STUB_HEALTH", "ok") == "ok"
@@ -69,13 +61,14 @@ if args[0] == "port-forward":
             else:
                 self.reply(404, {"error": "not found"})
         def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            body = json.loads(self.body())
             with open(STUB_DIR / "requests.jsonl", "a") as log:
                 log.write(json.dumps({"path": self.path, "body": body}) + "\\n")
             labels = json.loads(os.environ.get("STUB_LABELS", "[]"))
             self.reply(200, {"predictions": [{"label": l, "score": 0.9} for l in labels],
                              "model_version": os.environ.get("STUB_SERVED_VERSION", "")})
-    HTTPServer(("127.0.0.1", local_port), Handler).serve_forever()
+    with serving(Handler, port=int(args[2].split(":")[0])):
+        threading.Event().wait()
 print("kubectl stub: unexpected call", args, file=sys.stderr)
 sys.exit(2)
 '''
@@ -136,7 +129,7 @@ def install(directory: Path) -> Path:
     bin_dir.mkdir(parents=True, exist_ok=True)
     for name, body in {"kubectl": KUBECTL, "kustomize": KUSTOMIZE, "aws": AWS, "skopeo": SKOPEO}.items():
         path = bin_dir / name
-        path.write_text(COMMON.format(python=sys.executable) + body)
+        path.write_text(COMMON.format(python=sys.executable, root=str(Path(__file__).parents[2])) + body)
         path.chmod(0o755)
     return bin_dir
 

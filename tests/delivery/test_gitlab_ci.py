@@ -64,19 +64,21 @@ def evaluate(expression: str, variables: dict) -> bool:
             return (left == value(right)) == (op == "=="), i + 3
         return left is not None, i + 1
 
+    def chain(i, operand, operator):
+        """`operand (operator operand)*`: && binds tighter than ||, as in GitLab."""
+        results = []
+        while True:
+            result, i = operand(i)
+            results.append(result)
+            if i == len(tokens) or tokens[i] != operator:
+                return (all(results) if operator == "&&" else any(results)), i
+            i += 1
+
     def conjunction(i):
-        result, i = atom(i)
-        while i < len(tokens) and tokens[i] == "&&":
-            right, i = atom(i + 1)
-            result = result and right
-        return result, i
+        return chain(i, atom, "&&")
 
     def disjunction(i):
-        result, i = conjunction(i)
-        while i < len(tokens) and tokens[i] == "||":
-            right, i = conjunction(i + 1)
-            result = result or right
-        return result, i
+        return chain(i, conjunction, "||")
 
     result, end = disjunction(0)
     assert end == len(tokens), f"could not parse {expression!r}"

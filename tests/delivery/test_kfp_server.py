@@ -11,14 +11,13 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
 
 from tests.delivery.conftest import REPO
+from tests.stub_http import StubHandler, serving
 
 CONTEXT = "group/twitter-sentiment:twitter-sentiment"  # what GitLab names the agent's context
 TOKEN = "ci:7:job-token"  # the agent's CI tunnel token form, ci:<agent id>:<job token>
@@ -28,69 +27,57 @@ STORE = "s3://twitter-sentiment-models-111111111111-us-east-1/models/twitter-sen
 DATASET = "s3://twitter-sentiment-datasets-111111111111-us-east-1/sentiment140.csv"
 
 
-class FakeKfp(BaseHTTPRequestHandler):
+class FakeKfp(StubHandler):
     """KFP's API server, as far as upload, run and schedule use it; it records every request."""
 
     state: dict
 
-    def log_message(self, *args):
-        pass
-
-    def _reply(self, body: dict, code: int = 200) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
     def _route(self, method: str):
         url = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self.body()
         state = self.state
         state["requests"].append({"method": method, "path": url.path, "auth": self.headers.get("Authorization")})
         if not url.path.startswith(PROXY + "/apis/v2beta1/"):
-            return self._reply({"error": "not behind the proxy path"}, 404)
+            return self.reply(404, {"error": "not behind the proxy path"})
         route, query = url.path[len(PROXY + "/apis/v2beta1/"):], parse_qs(url.query)
         named = json.loads(query["filter"][0])["predicates"][0]["stringValue"] if "filter" in query else None
         if route == "healthz":
-            return self._reply({"multi_user": False})
+            return self.reply(200, {"multi_user": False})
         if route == "experiments" and method == "GET":
             found = [e for e in state["experiments"] if named in (None, e["display_name"])]
-            return self._reply({"experiments": found, "total_size": len(found)})
+            return self.reply(200, {"experiments": found, "total_size": len(found)})
         if route == "experiments" and method == "POST":
             experiment = {**json.loads(body), "experiment_id": f"exp-{len(state['experiments'])}"}
             state["experiments"].append(experiment)
-            return self._reply(experiment)
+            return self.reply(200, experiment)
         if route == "pipelines":
             found = [p for p in state["pipelines"] if p["display_name"] == named]
-            return self._reply({"pipelines": found, "total_size": len(found)})
+            return self.reply(200, {"pipelines": found, "total_size": len(found)})
         if route == "pipelines/upload":
             pipeline = {"pipeline_id": "pipe-1", "display_name": query["name"][0]}
             state["pipelines"].append(pipeline)
-            return self._reply(pipeline)
+            return self.reply(200, pipeline)
         if route == "pipelines/upload_version":
             version = {"pipeline_id": query["pipelineid"][0], "display_name": query["name"][0],
                        "pipeline_version_id": f"ver-{len(state['versions'])}"}
             state["versions"].append(version)
-            return self._reply(version)
+            return self.reply(200, version)
         if route.startswith("pipelines/") and route.endswith("/versions"):
-            return self._reply({"pipeline_versions": state["versions"][::-1][:1], "total_size": 1})
+            return self.reply(200, {"pipeline_versions": state["versions"][::-1][:1], "total_size": 1})
         if route == "runs" and method == "POST":
             run = {**json.loads(body), "run_id": f"run-{len(state['runs'])}"}
             state["runs"].append(run)
-            return self._reply(run)
+            return self.reply(200, run)
         if route == "recurringruns" and method == "GET":
-            return self._reply({"recurringRuns": state["recurring"], "total_size": len(state["recurring"])})
+            return self.reply(200, {"recurringRuns": state["recurring"], "total_size": len(state["recurring"])})
         if route == "recurringruns" and method == "POST":
             recurring = {**json.loads(body), "recurring_run_id": f"rec-{len(state['recurring'])}"}
             state["recurring"].append(recurring)
-            return self._reply(recurring)
+            return self.reply(200, recurring)
         if route.startswith("recurringruns/") and method == "DELETE":
             state["recurring"] = [r for r in state["recurring"] if r["recurring_run_id"] != route.split("/")[1]]
-            return self._reply({})
-        return self._reply({"error": f"unexpected {method} {route}"}, 404)
+            return self.reply(200, {})
+        return self.reply(404, {"error": f"unexpected {method} {route}"})
 
     def do_GET(self):
         self._route("GET")
@@ -108,20 +95,16 @@ def kfp_behind_agent(tmp_path, monkeypatch):
     is the stand-in; returns the stand-in's state."""
     state = {"requests": [], "experiments": [], "pipelines": [], "versions": [], "runs": [], "recurring": []}
     handler = type("Handler", (FakeKfp,), {"state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config",
-        "clusters": [{"name": "gitlab", "cluster": {"server": f"http://127.0.0.1:{server.server_port}/k8s-proxy"}}],
-        "users": [{"name": "agent:7", "user": {"token": TOKEN}}],
-        "contexts": [{"name": CONTEXT, "context": {"cluster": "gitlab", "user": "agent:7"}}]}))
-    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-    monkeypatch.delenv("KFP_HOST", raising=False)
-    yield state
-    server.shutdown()
-    server.server_close()
+    with serving(handler) as url:
+        kubeconfig.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config",
+            "clusters": [{"name": "gitlab", "cluster": {"server": f"{url}/k8s-proxy"}}],
+            "users": [{"name": "agent:7", "user": {"token": TOKEN}}],
+            "contexts": [{"name": CONTEXT, "context": {"cluster": "gitlab", "user": "agent:7"}}]}))
+        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+        monkeypatch.delenv("KFP_HOST", raising=False)
+        yield state
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,8 @@ import pytest
 from tests.helpers import require_tool
 from tests.infra.conftest import ROOT
 
+pytestmark = pytest.mark.slow  # each scanner is a process that takes seconds to start
+
 
 def dockerfiles() -> list[str]:
     return sorted(str(p.relative_to(ROOT)) for p in ROOT.rglob("Dockerfile")

@@ -73,7 +73,7 @@ def process_client(server):
         yield client
 
 
-@pytest.fixture(params=["in-process", pytest.param("process", marks=pytest.mark.slow)])
+@pytest.fixture(params=[pytest.param(where, marks=pytest.mark.slow) for where in ("in-process", "process")])
 def client(request):
     """Each test twice: on KServe's app in-process, and over HTTP to the real server process."""
     return request.getfixturevalue(f"{request.param.replace('-', '_')}_client")

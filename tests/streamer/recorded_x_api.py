@@ -14,8 +14,9 @@ import contextlib
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from tests.stub_http import StubHandler, serving
 
 SENT = "2026-05-04T08:59:58.120Z"
 
@@ -46,38 +47,30 @@ class RecordedStream:
 def recorded_x_api(stream: RecordedStream):
     """Serve `stream` on a loopback port; yields the base URL (for the streamer's X_API_URL)."""
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(StubHandler):
         protocol_version = "HTTP/1.1"
-
-        def _json(self, status: int, body: dict) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
 
         def do_GET(self):
             url = urlsplit(self.path)
             if url.path == "/2/tweets/search/stream/rules":
                 rules = stream.rules
-                self._json(200, {"data": rules, "meta": {"sent": SENT, "result_count": len(rules)}} if rules
+                self.reply(200, {"data": rules, "meta": {"sent": SENT, "result_count": len(rules)}} if rules
                            else {"meta": {"sent": SENT, "result_count": 0}})
             elif url.path == "/2/tweets/search/stream":
                 self._stream(parse_qs(url.query))
             else:
-                self._json(404, {"title": "Not Found Error"})
+                self.reply(404, {"title": "Not Found Error"})
 
         def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+            body = json.loads(self.body() or b"{}")
             if "add" in body:
                 added = [{"id": str(1798310211146543104 + n), **rule} for n, rule in enumerate(body["add"])]
                 stream.rules += added
-                self._json(201, {"data": added, "meta": {"sent": SENT, "summary": {"created": len(added)}}})
+                self.reply(201, {"data": added, "meta": {"sent": SENT, "summary": {"created": len(added)}}})
             else:
                 ids = set(body.get("delete", {}).get("ids", []))
                 stream.rules = [rule for rule in stream.rules if rule["id"] not in ids]
-                self._json(200, {"meta": {"sent": SENT, "summary": {"deleted": len(ids)}}})
+                self.reply(200, {"meta": {"sent": SENT, "summary": {"deleted": len(ids)}}})
 
         def _stream(self, query: dict) -> None:
             stream.connections.append(query)
@@ -110,15 +103,5 @@ def recorded_x_api(stream: RecordedStream):
             self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             self.wfile.flush()
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as url:
+        yield url

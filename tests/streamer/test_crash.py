@@ -53,7 +53,7 @@ def test_kill_9_mid_stream_then_restart_stores_every_tweet_once(tiny_bundle, dyn
             except BaseException:
                 second.kill()
                 raise
-            status, summary, _ = stop(second, 10)
+            status, summary = stop(second, 10)
     assert status == 0 and summary["unstored"] == 0
     items = DynamoDBSink(table, dynamodb_local.client(dynamodb_endpoint)).items()
     ids = [item["id"] for item in items]

@@ -94,20 +94,18 @@ def metric(port: int, name: str) -> float:
 SIGKILL_MARGIN = 5
 
 
-def stop(process: subprocess.Popen, grace: float) -> tuple[int, dict, float]:
-    """SIGTERM; returns (exit status, the final summary line, seconds it took to exit). SIGKILL after the
-    grace period and the pod's margin, as the kubelet would, and fail."""
-    sent = time.monotonic()
+def stop(process: subprocess.Popen, grace: float) -> tuple[int, dict]:
+    """SIGTERM; returns (exit status, the final summary line). SIGKILL after the grace period and the pod's
+    margin, as the kubelet would, and fail."""
     process.send_signal(signal.SIGTERM)
     try:
         out, _ = process.communicate(timeout=grace + SIGKILL_MARGIN)
     except subprocess.TimeoutExpired:
         process.kill()
         raise AssertionError("the streamer did not exit before the pod's SIGKILL") from None
-    took = time.monotonic() - sent
     summary = [json.loads(row) for row in out.decode().splitlines() if row.startswith('{"event": "stopped"')]
     assert summary, out.decode()
-    return process.returncode, summary[-1], took
+    return process.returncode, summary[-1]
 
 
 def test_sigterm_mid_stream_drains_and_stores_every_received_tweet_once(
@@ -123,7 +121,7 @@ def test_sigterm_mid_stream_drains_and_stores_every_received_tweet_once(
     except BaseException:
         process.kill()
         raise
-    status, summary, _ = stop(process, 10)
+    status, summary = stop(process, 10)
     assert status == 0, (tmp_path / "streamer.log").read_text()[-3000:]
     received = summary["received"]
     assert 200 <= received < 2000, "SIGTERM came mid-stream"
@@ -152,7 +150,7 @@ def test_sigterm_while_the_model_server_is_down_keeps_tweets_as_unscored_within_
     except BaseException:
         process.kill()
         raise
-    status, summary, _ = stop(process, grace)
+    status, summary = stop(process, grace)
     assert status == 0
     assert 0 < summary["received"] < 300  # held back by the full queue
     assert summary["scored"] == 0 and summary["unscored"] == summary["received"] == summary["stored"]

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -20,6 +18,7 @@ from streamer.replay import line, messages
 from tests.helpers import free_port
 from tests.streamer.conftest import Run
 from tests.streamer.test_faults import start_streamer, wait_until
+from tests.stub_http import StubHandler, serving
 
 pytestmark = pytest.mark.slow
 POISON = "zzpoisonzz"
@@ -31,21 +30,15 @@ def failing_proxy(upstream: str):
     state = {"outage": False, "poisoned": 0}
     client = httpx.Client(timeout=30)
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(StubHandler):
         def _forward(self, method: str):
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = self.body()
             if state["outage"] or POISON.encode() in body:
                 state["poisoned"] += not state["outage"]
-                answer, status = b'{"error": "internal error"}', 500
-            else:
-                response = client.request(method, upstream + self.path, content=body,
-                                           headers={"Content-Type": "application/json"})
-                answer, status = response.content, response.status_code
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
+                return self.reply(500, {"error": "internal error"})
+            response = client.request(method, upstream + self.path, content=body,
+                                      headers={"Content-Type": "application/json"})
+            self.reply(response.status_code, response.content)
 
         def do_POST(self):
             self._forward("POST")
@@ -53,18 +46,8 @@ def failing_proxy(upstream: str):
         def do_GET(self):
             self._forward("GET")
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", state
-    finally:
-        server.shutdown()
-        server.server_close()
-        client.close()
+    with client, serving(Handler) as url:
+        yield url, state
 
 
 def replay_with(tmp_path, count: int, poisoned: tuple[int, ...] = ()):
