@@ -12,6 +12,7 @@ def test_the_reference_reads_raw_tweets_with_links_and_mentions_normalised():
     assert text.split() == ["@user", "loves", "it", ":)", "url", "&", "don't", "@user"]
 
 
+@pytest.mark.slow  # six logistic regressions on 1,600 tweets' character n-grams
 def test_the_reference_chooses_c_on_the_validation_split():
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
