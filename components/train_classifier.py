@@ -32,12 +32,11 @@ def train_classifier(train: Input[Dataset], validation: Input[Dataset], vectors:
         batch_size: Tweets per training step.
         epochs: Most passes over the training split; early stopping may end sooner.
         learning_rate: Adam's learning rate.
-        patience: Epochs without a better `monitor` before training stops.
-        monitor: What early stopping watches: val_loss or val_accuracy.
-        reduce_lr_patience: Above 0, the learning rate drops tenfold after this many epochs without a better
-            validation loss.
+        patience: Epochs early stopping waits for a better `monitor`.
+        monitor: val_loss or val_accuracy, for early stopping.
+        reduce_lr_patience: Epochs without a better validation loss before the learning rate drops tenfold (0: never).
         length_aware: Mask the padding and batch tweets of similar length.
-        lexicon_weight: Weight of the sentiment lexicon's column in the embedding; 0 leaves it out.
+        lexicon_weight: The sentiment lexicon column's weight in the embedding; 0 leaves it out.
         max_words: Vocabulary size kept, most frequent first; 0 keeps every word.
         negative_max: A score at or below this is NEGATIVE (stored in the bundle).
         positive_min: A score at or above this is POSITIVE; between is NEUTRAL.
