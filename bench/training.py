@@ -88,7 +88,7 @@ def main() -> int:
         summary = training.classifier(files["train"], files["validation"], vectors_path, bundle, params)
         model = SentimentModel.load(bundle)
         scored = {set_name: evaluation.metrics(frame["label"], model.score_clean(_clean(frame, cleaning)))
-                  for set_name, frame in sets.items() if set_name != "validation"}
+                  for set_name, frame in sets.items() if set_name not in ("train", "validation")}
         rows.append({"model": name, "train_s": summary["train_seconds"], "w2v_s": w2v_seconds,
                      "epoch_s": summary["epoch_seconds"], "epochs": summary["epochs_run"], "scores": scored})
         print(f"[bench] {name} (seed {params.seed}): " + ", ".join(
@@ -150,7 +150,7 @@ def _reference(sets: dict[str, pd.DataFrame]) -> dict:
                                         validation["text"].tolist(), validation["label"].to_numpy())
     seconds = time.monotonic() - started
     scores = {name: evaluation.metrics(frame["label"], evaluation.reference_scores(fitted, frame["text"].tolist()))
-              for name, frame in sets.items() if name != "validation"}
+              for name, frame in sets.items() if name not in ("train", "validation")}
     return {"model": f"{REFERENCE}, C={fitted.chosen_c:g}", "train_s": seconds, "w2v_s": 0.0,
             "epoch_s": float("nan"), "epochs": "-", "scores": scores}
 
