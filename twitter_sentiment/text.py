@@ -32,6 +32,8 @@ EMOTICONS = {  # token: (pattern, its canonical form, the one a sentiment lexico
 _EMOTICON = re.compile("|".join(f"(?P<{token}>{pattern})" for token, (pattern, _) in EMOTICONS.items())
                        .join((r"(?<![^\s\w])(?:", r")(?![^\s.,!?])")))
 _ASCII_WORD = re.compile(r"[a-z0-9]")
+# Every non-ASCII character any emoji is made of: a text without one has no emoji, and skips the slow walk.
+_EMOJI_CHARS = frozenset(char for sequence in emoji.EMOJI_DATA for char in sequence if not char.isascii())
 
 
 def _emoji_token(_chars: str, data: dict) -> str:
@@ -66,7 +68,8 @@ def clean_tweet(text: str) -> str:
     ascii_only = text.isascii()
     if not ascii_only:  # mojibake and emoji are never ASCII; these are the slow steps
         text = ftfy.fix_text(text)  # "donâ€™t" -> "don't": curly quotes straightened too
-        text = emoji.replace_emoji(text, replace=_emoji_token)
+        if not _EMOJI_CHARS.isdisjoint(text):
+            text = emoji.replace_emoji(text, replace=_emoji_token)
     text = text.lower()
     if "n't" in text:
         text = _NEGATION.sub(_negation, text)
