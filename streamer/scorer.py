@@ -8,9 +8,11 @@ tweet to blame is found; that tweet is stored REJECTED with the server's words, 
 
 from __future__ import annotations
 
+import json
 import logging
 
 import httpx
+import orjson
 
 from streamer.records import MODEL_SERVER_FAILED, MODEL_SERVER_REFUSED, Received, rejected_item, result_item
 from streamer.retry import Retry
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 BAD_INPUT = (400, 413, 422)
 ISOLATE_EVERY = 3  # failed tries of one batch before asking whether the server answers other texts
 CANARY = ["good morning"]  # a text any model scores: if it is answered, the batch itself is to blame
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 class TransientError(RuntimeError):
@@ -38,12 +41,20 @@ class Refused(ValueError):
 
 def _message(response: httpx.Response) -> str:
     try:
-        body = response.json()
+        body = orjson.loads(response.content)
         if isinstance(body, dict):
             return str(body.get("error") or body.get("detail") or body)[:500]
     except ValueError:
         pass
     return response.text[:500]
+
+
+def _request_body(texts: list[str]) -> bytes:
+    """The v1 request. orjson: the standard library's encoder and decoder were 8 % of the streamer's CPU."""
+    try:
+        return orjson.dumps({"instances": texts})
+    except orjson.JSONEncodeError:  # a lone surrogate: escaped, and the server refuses that tweet alone
+        return json.dumps({"instances": texts}).encode()
 
 
 class ModelClient:
@@ -87,7 +98,7 @@ class ModelClient:
     def predict_once(self, texts: list[str]) -> tuple[list[dict], str]:
         """Predictions in order and the model version, from one request."""
         try:
-            response = self.http.post(self.predict_url, json={"instances": texts})
+            response = self.http.post(self.predict_url, content=_request_body(texts), headers=JSON_HEADERS)
         except httpx.HTTPError as error:
             raise TransientError(f"{type(error).__name__}: {error}") from error
         self._check_known(response)
@@ -96,7 +107,7 @@ class ModelClient:
         if response.status_code != 200:
             raise TransientError(f"HTTP {response.status_code}: {_message(response)}")
         try:
-            body = response.json()
+            body = orjson.loads(response.content)
             predictions = body["predictions"]
             if len(predictions) != len(texts):
                 raise ValueError(f"{len(predictions)} predictions for {len(texts)} instances")
