@@ -19,9 +19,11 @@ Without --bundle it trains a bundle of the default architecture (sequence length
 server (that checkout's `serving`) and its own DynamoDB Local, sides alternating for --rounds rounds, each
 side at its own default BATCH_SIZE unless --batch-size is given. Both serve the same bundle: --bundle, or
 one trained now of the default architecture with the base's model type (fixed length, no masking), so
-the model's work is the same on both sides. It prints tweets/s and each process's CPU a tweet, and the ratios.
+the model's work is the same on both sides. `--models each` instead serves each side the model type its
+checkout trains by default (the base: fixed length; now: length-aware), trained alike: issue 14's
+comparison with today's main. It prints tweets/s and each process's CPU a tweet, and the ratios.
 
-    python -m bench.streamer --against /tmp/wt-c855d10 [--rounds 2] [--count 20000] [--bundle DIR]
+    python -m bench.streamer --against /tmp/wt-c855d10 [--rounds 2] [--count 20000] [--models same|each]
 
 `--drain` measures instead what SIGTERM costs at a full queue: the model server is down, QUEUE_SIZE
 tweets wait, SIGTERM comes; every one of them must be in DynamoDB Local (as UNSCORED) before the grace
@@ -236,10 +238,16 @@ def against(base: Path, args, work: Path) -> int:
         return 2
     commit = subprocess.run(["git", "-C", str(base), "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip() or "?"
-    bundle = Path(args.bundle) if args.bundle else bench_bundle(None, work, length_aware=False)
-    kind = json.loads((bundle / "metadata.json").read_text()).get("classifier", {})
-    print(f"bundle {bundle} (sequence length {kind.get('sequence_length')}, "
-          f"{'length-aware' if kind.get('length_aware') else 'fixed length'}), served by each side's own server")
+    def trained(length_aware: bool) -> Path:
+        (work / str(length_aware)).mkdir()
+        return bench_bundle(None, work / str(length_aware), length_aware=length_aware)
+
+    bundle = Path(args.bundle) if args.bundle else trained(length_aware=args.models == "each")
+    base_bundle = Path(args.base_bundle) if args.base_bundle else bundle if args.models == "same" else trained(False)
+    for name, served in (("base", base_bundle), ("now", bundle)):
+        kind = json.loads((served / "metadata.json").read_text()).get("classifier", {})
+        print(f"{name} serves {served} (sequence length {kind.get('sequence_length')}, "
+              f"{'length-aware' if kind.get('length_aware') else 'fixed length'})")
     replay, warm = work / "replay.jsonl", work / "warm-up.jsonl" if args.warm_up else None
     write_replay(replay, args.count)
     if warm:
@@ -248,7 +256,8 @@ def against(base: Path, args, work: Path) -> int:
     runs: dict[str, list[dict]] = {name: [] for name in sides}
     for round_number in range(args.rounds):
         for name, root in sides.items():
-            result = one_side(root, bundle, replay, warm, args.batch_size, work, name.split()[0])
+            served = base_bundle if root == base else bundle
+            result = one_side(root, served, replay, warm, args.batch_size, work, name.split()[0])
             per_tweet = {n: v / args.count * 1e6 for n, v in result["cpu"].items()}
             result["rate"], result["us"] = args.count / result["seconds"], per_tweet
             runs[name].append(result)
@@ -294,6 +303,10 @@ def main() -> int:
     parser.add_argument("--bundle", help="a model bundle directory (default: train one of the default architecture)")
     parser.add_argument("--against", metavar="CHECKOUT", help="compare with another checkout's streamer, in one run")
     parser.add_argument("--rounds", type=int, default=1, help="--against: rounds of base then now")
+    parser.add_argument("--models", choices=("same", "each"), default="same",
+                        help="--against: same: both sides serve one fixed-length bundle (the base's kind); each: "
+                             "the base a fixed-length one, now a length-aware one (today's default), trained alike")
+    parser.add_argument("--base-bundle", help="--against: the bundle the base serves (default: as --models says)")
     parser.add_argument("--drain", action="store_true", help="measure the SIGTERM drain at a full queue instead")
     parser.add_argument("--queue-size", type=int, default=10000, help="--drain: QUEUE_SIZE")
     parser.add_argument("--grace", type=float, default=10.0, help="--drain: SHUTDOWN_GRACE_SECONDS")

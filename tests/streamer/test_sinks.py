@@ -137,6 +137,13 @@ def test_pre_typed_batch_writes_send_what_botocore_would(dynamodb_sink):
     fast, botocore = (s.serialize_to_request(ours, operation) for s in (serializer, serializer.serializer))
     assert json.loads(fast.pop("body")) == json.loads(botocore.pop("body"))
     assert fast == botocore  # method, URL, headers (X-Amz-Target, Content-Type)
+    other_types = {"RequestItems": {"t": [{"PutRequest": {"Item": {
+        "id": {"S": "1"}, "on": {"BOOL": True}, "none": {"NULL": True}, "tags": {"SS": ["a", "b"]},
+        "nested": {"M": {"n": {"N": "1"}, "l": {"L": [{"S": "x"}]}}}}}},
+        {"DeleteRequest": {"Key": {"id": {"S": "2"}}}}]},
+        "ReturnConsumedCapacity": "TOTAL"}
+    fast, botocore = (s.serialize_to_request(other_types, operation) for s in (serializer, serializer.serializer))
+    assert json.loads(fast.pop("body")) == json.loads(botocore.pop("body")) and fast == botocore
     binary = {"RequestItems": {"t": [{"PutRequest": {"Item": {"id": {"S": "1"}, "b": {"B": b"\x00"}}}}]}}
     assert serializer.serialize_to_request(binary, operation) == serializer.serializer.serialize_to_request(
         binary, operation)  # bytes need botocore's base64
