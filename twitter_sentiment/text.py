@@ -17,6 +17,10 @@ _IRREGULAR_NEGATIONS = {"can't": "can not", "won't": "will not", "shan't": "shal
 _NEGATION = re.compile(r"\b(can't|won't|shan't|ain't)\b|(\w)n't\b")
 _REPEATS = re.compile(r"(\w)\1{2,}")  # "loooove" -> "loove"
 _NON_WORD = re.compile(r"[^\w\s]+|_(?![a-z])")
+# The non-ASCII characters of every emoji (each has one; keycaps start with "#" or a digit): a text with
+# none of them has no emoji to name.
+_EMOJI_CHARACTERS = frozenset(character for sequence in emoji.EMOJI_DATA for character in sequence
+                              if not character.isascii())
 
 
 def _emoji_token(_chars: str, data: dict) -> str:
@@ -47,7 +51,8 @@ def clean_tweet(text: str) -> str:
     if "@" in text:
         text = _MENTION.sub(" ", text)
     if not text.isascii():  # emoji are never ASCII; demojize is the slow step
-        text = emoji.replace_emoji(text, replace=_emoji_token)
+        if not _EMOJI_CHARACTERS.isdisjoint(text):  # accents, curly quotes, CJK alone have no emoji to name
+            text = emoji.replace_emoji(text, replace=_emoji_token)
         text = text.replace("’", "'")
     text = text.lower()
     if "n't" in text:
