@@ -59,8 +59,8 @@ bench-training: setup  ## default vs the original notebook's preset vs TF-IDF, o
 bench-serving: setup  ## the model server: req/s, latency, served/in-process ratio (about a minute)
 	$(PY) -m bench.serving
 
-bench-streamer: setup dynamodb-local  ## 20,000 tweets end to end into DynamoDB Local vs the per-tweet pattern
-	$(PY) -m bench.streamer
+bench-streamer: setup dynamodb-local  ## 20,000 tweets end to end into DynamoDB Local vs the per-tweet pattern (ARGS="--against DIR")
+	$(PY) -m bench.streamer $(ARGS)
 
 lint: tools  ## ruff
 	$(TOOLS)/bin/ruff check .

@@ -14,7 +14,7 @@ from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferInput, InferRequest
 
 from serving.settings import ServingSettings
-from twitter_sentiment.text import TOO_LONG, TextRejected, scorable_text
+from twitter_sentiment.text import CLEANING_VERSION, TOO_LONG, TextRejected, scorable_text
 
 
 class RequestRejected(InvalidInput):
@@ -36,10 +36,10 @@ def parse_json(body: bytes | str):
         raise RequestRejected(f"request body is not valid JSON: {error}") from None
 
 
-def _check_text(text: str, where: str, limits: ServingSettings) -> str:
+def _check_text(text: str, where: str, limits: ServingSettings, clean: str | None = None) -> str:
     """The cleaned text to score (the streamer's rule too), or a 400 (no words) or 413 (too long)."""
     try:
-        return scorable_text(text, limits.max_text_length)
+        return scorable_text(text, limits.max_text_length, clean)
     except TextRejected as error:
         status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE if error.reason == TOO_LONG else HTTPStatus.BAD_REQUEST
         suffix = " (MAX_TEXT_LENGTH)" if error.reason == TOO_LONG else ""
@@ -60,7 +60,12 @@ def _type_name(value) -> str:
 
 
 def v1_texts(payload, limits: ServingSettings) -> list[str]:
-    """Texts of a KServe v1 body, `{"instances": ["text", {"text": "..."}, ...]}`, in order."""
+    """Texts of a KServe v1 body, `{"instances": ["text", {"text": "..."}, ...]}`, in order.
+
+    A client that cleans tweets itself by the same rules (the streamer, which stores the cleaned text) sends
+    `{"text": ..., "clean": ...}` and `"cleaning_version"`: when that is this server's CLEANING_VERSION, the
+    text is checked (empty, too long) but not cleaned again; otherwise `clean` is ignored.
+    """
     if isinstance(payload, bytes):  # a raw body, not yet parsed
         payload = parse_json(payload)
     if not isinstance(payload, dict):
@@ -73,10 +78,14 @@ def v1_texts(payload, limits: ServingSettings) -> list[str]:
         raise RequestRejected(f'"instances" must be a list, got {_type_name(instances)}')
     _check_count(len(instances), '"instances"', limits)
     texts = []
+    cleaned = payload.get("cleaning_version") == CLEANING_VERSION
     for index, instance in enumerate(instances):
+        clean = None
         if isinstance(instance, dict):
             if "text" not in instance:
                 raise RequestRejected(f'instance {index}: an object needs a "text" field')
+            if cleaned and type(instance.get("clean")) is str and instance["clean"].strip():
+                clean = instance["clean"]
             instance = instance["text"]
             if not isinstance(instance, str):
                 raise RequestRejected(f'instance {index}: "text" must be a string, '
@@ -84,7 +93,7 @@ def v1_texts(payload, limits: ServingSettings) -> list[str]:
         elif not isinstance(instance, str):
             raise RequestRejected(f'instance {index}: expected a string or an object with a string "text", '
                                   f'got {_type_name(instance)}')
-        texts.append(_check_text(instance, f"instance {index}", limits))
+        texts.append(_check_text(instance, f"instance {index}", limits, clean))
     return texts
 
 

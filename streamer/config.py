@@ -31,7 +31,7 @@ class StreamerSettings(Settings):
     model_name: str = Field(contract.MODEL_NAME, min_length=1)
     max_text_length: int = Field(contract.MAX_TEXT_LENGTH, ge=1)  # the model server reads the same variables
     max_instances: int = Field(contract.MAX_INSTANCES, ge=1)
-    batch_size: int = Field(64, ge=1)
+    batch_size: int = Field(512, ge=1)  # per request: the model server's per-request cost is shared by more tweets
     batch_max_wait_ms: int = Field(50, ge=0)
     queue_size: int = Field(10000, ge=1)
     sink: Literal["sqlite", "dynamodb"] = "sqlite"

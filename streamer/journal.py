@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from streamer.records import Received
+from twitter_sentiment.text import clean_tweet
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ class Journal:
                 for line in self._path(segment).read_bytes().splitlines():
                     try:
                         tweet = Received(**json.loads(line), segment=segment)
+                        if tweet.scorable:  # cleaned again: the journal may predate these rules (CLEANING_VERSION)
+                            tweet.clean = clean_tweet(tweet.text)
                     except (ValueError, TypeError):  # a line cut short by the crash: its tweet was never queued
                         log.warning("journal segment %d: skipped an incomplete line", segment)
                         continue

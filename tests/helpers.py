@@ -40,9 +40,9 @@ def train_tiny_bundle(directory: Path) -> Path:
                         preset("default", sequence_length=20, units=8, epochs=2, batch_size=128), "test-tiny")
 
 
-def bench_bundle(given: str | None, work: Path) -> Path:
+def bench_bundle(given: str | None, work: Path, *, length_aware: bool = True) -> Path:
     """The benchmarks' `--bundle`, or one of the default architecture at full size (300-d vectors, LSTM 100)
-    trained now for one quick epoch: layer sizes set the cost."""
+    trained now for one quick epoch: layer sizes set the cost. `length_aware=False`: the fixed-length kind."""
     from twitter_sentiment.classifier import preset
     from twitter_sentiment.embeddings import Word2VecParams
 
@@ -50,7 +50,7 @@ def bench_bundle(given: str | None, work: Path) -> Path:
         return Path(given)
     started = time.monotonic()
     bundle = train_bundle(work / "bundle", 0, Word2VecParams(vector_size=300, min_count=1, epochs=1),
-                          preset("default", epochs=1, batch_size=512), "bench")
+                          preset("default", epochs=1, batch_size=512, length_aware=length_aware), "bench")
     print(f"trained a default-architecture bundle in {time.monotonic() - started:.0f} s: {bundle}")
     return bundle
 

@@ -90,14 +90,17 @@ def running(cmd: list[str], ready: Callable[[], bool] | str, *, env: dict | None
 
 @contextlib.contextmanager
 def model_server(storage_uri: str | Path, *, env: dict | None = None, log_path: Path | None = None,
-                 model_name: str = MODEL_NAME, port: int | None = None, timeout: float = 180.0) -> Iterator[str]:
-    """The real KServe model server (`python -m serving`) on loopback; yields its base URL once the model is ready."""
+                 model_name: str = MODEL_NAME, port: int | None = None, timeout: float = 180.0,
+                 root: Path = ROOT) -> Iterator[str]:
+    """The real KServe model server (`python -m serving`) on loopback; yields its base URL once the model is ready.
+
+    `root`: the checkout whose `serving` runs (another one's: bench/streamer.py --against)."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     with running([sys.executable, "-m", "serving", "--http_port", str(port)], f"{url}{ready_path(model_name)}",
                  env={"STORAGE_URI": str(storage_uri), "MODEL_NAME": model_name, "HTTP_HOST": "127.0.0.1",
-                      **(env or {})},
-                 log_path=log_path, timeout=timeout, what="the model server"):
+                      **({"PYTHONPATH": str(root)} if root != ROOT else {}), **(env or {})},
+                 log_path=log_path, timeout=timeout, what="the model server", cwd=root):
         yield url
 
 

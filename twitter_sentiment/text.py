@@ -109,16 +109,17 @@ class TextRejected(ValueError):
         self.reason = reason
 
 
-def scorable_text(text: object, max_length: int) -> str:
+def scorable_text(text: object, max_length: int, clean: str | None = None) -> str:
     """The cleaned text to score, or TextRejected: one rule for the model server and the streamer.
 
     A label for an empty text would be the model's bias, not an opinion: such texts are refused.
+    `clean`: the text's cleaning by these rules (CLEANING_VERSION), when the caller has it already.
     """
     if not isinstance(text, str) or not text.strip():
         raise TextRejected(NO_TEXT, "text is empty")
     if len(text) > max_length:
         raise TextRejected(TOO_LONG, f"text is {len(text)} characters; the limit is {max_length}")
-    clean = clean_tweet(text)
+    clean = clean_tweet(text) if clean is None else clean
     if not clean:
         raise TextRejected(EMPTY_AFTER_CLEANING, "text has no words left after cleaning (only links, "
                                                  "mentions or punctuation)")

@@ -113,3 +113,26 @@ def test_v2_binary_tensor_data():
     assert request.id == "r7" and v2_texts(request, LIMITS) == ["café", "b"]
     bad, length = binary([b"\xff"])
     assert str(rejected(lambda: binary_request(bad, length, "m"))) == "element 0: not valid UTF-8"
+
+
+def test_v1_takes_a_clients_cleaning_by_the_same_rules_and_still_checks_the_text(monkeypatch):
+    """The streamer cleans each tweet (it stores the cleaned text) and sends it along: with this server's
+    CLEANING_VERSION it is not cleaned again; any other version, or no usable `clean`, is cleaned here."""
+    from twitter_sentiment.text import CLEANING_VERSION, clean_tweet
+
+    raw = "Loving it!!! 😂 http://t.co/x @bob"
+    clean = clean_tweet(raw)
+    cleaned_here = []
+    monkeypatch.setattr("twitter_sentiment.text.clean_tweet", lambda text: cleaned_here.append(text) or "here")
+    body = lambda version, **instance: {"instances": [{"text": raw, **instance}], "cleaning_version": version}
+    assert v1_texts(body(CLEANING_VERSION, clean=clean), LIMITS) == [clean] and not cleaned_here
+    for ignored in (body("0", clean=clean), body(CLEANING_VERSION), body(CLEANING_VERSION, clean=" "),
+                    body(CLEANING_VERSION, clean=7), {"instances": [{"text": raw, "clean": clean}]}):
+        assert v1_texts(ignored, LIMITS) == ["here"]
+    assert len(cleaned_here) == 5
+    too_long = body(CLEANING_VERSION, clean="x")
+    too_long["instances"][0]["text"] = "x" * (LIMITS.max_text_length + 1)
+    assert rejected(lambda: v1_texts(too_long, LIMITS)).status == 413  # the text's own checks still apply
+    blank = body(CLEANING_VERSION, clean="x")
+    blank["instances"][0]["text"] = "   "
+    assert rejected(lambda: v1_texts(blank, LIMITS)).status == 400

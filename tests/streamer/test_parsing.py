@@ -151,3 +151,51 @@ def test_replay_texts_are_the_embedded_samples():
 
     texts = set(tweet_texts())
     assert all(m["data"]["text"] in texts for m in messages(50) if m and "data" in m)
+
+
+class ThroughTweepyOnly(TweetListener):
+    """The listener as it was: every line through tweepy's on_data (and the lenient reading after it)."""
+
+    def _read_tweet(self, raw_data) -> bool:
+        return False
+
+
+def test_plain_tweets_read_directly_come_out_as_through_tweepy(monkeypatch):
+    """The direct reading of plain tweet messages is an optimisation only: for every line (the replay, the
+    hostile cases, odd authors) the listener emits what tweepy's path emits, and counts the same errors."""
+    from tests.streamer.test_hostile_input import CASES
+
+    monkeypatch.setattr("streamer.records.now_iso", lambda: "2026-05-04T09:00:00.000Z")  # for undated lines
+    odd_authors = []
+    for users in ([{"id": "007", "username": "zero", "name": "Zero"}], [{"id": 10142542, "username": "number"}],
+                  [{"id": "10142542"}], [{"id": "10142542", "username": "a"}, {"id": "10142542", "username": "b"}],
+                  "not a list", [["a", "list"]]):
+        message = json.loads(json.dumps(TWEET))
+        message["includes"] = {"users": users}
+        odd_authors.append(line(message))
+        message["data"]["author_id"] = "7"  # tweepy finds the author "007" under "7"
+        odd_authors.append(line(message))
+    lines = [line(m) for m in messages(300, seed=3) if m is not None] + [raw for _, raw, _, _ in CASES] + [
+        line(TWEET), line(TWEET).replace(b'"lang"', b'"lang": "de", "lang"'),  # a duplicate key
+        b'{"data": {"id": "1", "text": "big", "n": 123456789012345678901234567890}}',  # past orjson's integers
+        b'\xef\xbb\xbf' + line(TWEET), line(TWEET).decode().encode("utf-16"),  # a BOM; UTF-16, which json reads
+        *odd_authors, b'{"data": {"id": "1", "text": "no includes"}, "includes": []}']
+    read_directly = []
+
+    class Counting(TweetListener):
+        def _read_tweet(self, raw_data) -> bool:
+            read_directly.append(super()._read_tweet(raw_data))
+            return read_directly[-1]
+
+    for listener_class in (Counting, ThroughTweepyOnly):
+        received, metrics = [], Metrics()
+        listener = listener_class("replay", received.append, metrics, 280)
+        for raw in lines:
+            listener.on_data(raw.rstrip(b"\r\n"))
+        if listener_class is Counting:
+            direct, direct_errors = received, metrics.total("streamer_stream_errors_total")
+    assert sum(read_directly) >= 280  # the replay's plain tweets took the direct path
+    assert len(direct) == len(received) >= len(lines) - 10
+    for ours, tweepys in zip(direct, received):
+        assert ours == tweepys
+    assert direct_errors == metrics.total("streamer_stream_errors_total")

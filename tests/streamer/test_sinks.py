@@ -121,3 +121,38 @@ def test_create_table_command(dynamodb_endpoint, monkeypatch, capsys):
     monkeypatch.setenv("DYNAMODB_TABLE", "from-the-cli")
     assert main(["create-table"]) == 0
     assert "table from-the-cli: created" in capsys.readouterr().out
+
+
+def test_pre_typed_batch_writes_send_what_botocore_would(dynamodb_sink):
+    """The sink's items skip botocore's per-attribute serializer; the body says the same, and anything the
+    sink does not build (other operations, other attribute types) still goes through botocore's."""
+    import json
+
+    from streamer.sinks import PreTypedBatchWrites
+
+    serializer = dynamodb_sink.client._serializer
+    assert isinstance(serializer, PreTypedBatchWrites)  # botocore 1.44's seam: client._serializer
+    operation = dynamodb_sink.client.meta.service_model.operation_model("BatchWriteItem")
+    ours = {"RequestItems": {"t": [{"PutRequest": {"Item": dynamodb_sink._wire(item(n))}} for n in range(25)]}}
+    fast, botocore = (s.serialize_to_request(ours, operation) for s in (serializer, serializer.serializer))
+    assert json.loads(fast.pop("body")) == json.loads(botocore.pop("body"))
+    assert fast == botocore  # method, URL, headers (X-Amz-Target, Content-Type)
+    other_types = {"RequestItems": {"t": [{"PutRequest": {"Item": {
+        "id": {"S": "1"}, "on": {"BOOL": True}, "none": {"NULL": True}, "tags": {"SS": ["a", "b"]},
+        "nested": {"M": {"n": {"N": "1"}, "l": {"L": [{"S": "x"}]}}}}}},
+        {"DeleteRequest": {"Key": {"id": {"S": "2"}}}}]},
+        "ReturnConsumedCapacity": "TOTAL"}
+    fast, botocore = (s.serialize_to_request(other_types, operation) for s in (serializer, serializer.serializer))
+    assert json.loads(fast.pop("body")) == json.loads(botocore.pop("body")) and fast == botocore
+    binary = {"RequestItems": {"t": [{"PutRequest": {"Item": {"id": {"S": "1"}, "b": {"B": b"\x00"}}}}]}}
+    assert serializer.serialize_to_request(binary, operation) == serializer.serializer.serialize_to_request(
+        binary, operation)  # bytes need botocore's base64
+
+
+def test_items_typed_by_the_sink_match_boto3s_type_serializer(dynamodb_sink):
+    from boto3.dynamodb.types import TypeSerializer
+
+    serialize = TypeSerializer().serialize
+    for n, extra in enumerate([{}, {"score": Decimal("1E+2")}, {"score": None, "reason": "x: y"}, {"flag": True}]):
+        expected = {key: serialize(value) for key, value in item(n, **extra).items() if value is not None}
+        assert dynamodb_sink._wire(item(n, **extra)) == expected

@@ -59,3 +59,26 @@ def test_a_scorable_text_comes_back_cleaned():
     from twitter_sentiment.text import scorable_text
 
     assert scorable_text("I don't like it", max_length=100) == "i do not like it"
+
+
+
+def test_emoji_are_looked_for_only_where_one_can_be_and_the_cleaning_is_the_same(monkeypatch):
+    """clean_tweet skips emoji.replace_emoji for texts with no character of any emoji: the same output as
+    always calling it, on random text around emoji, skin tones, ZWJ sequences, variation selectors, keycaps."""
+    import random
+
+    from twitter_sentiment import text
+
+    rng = random.Random(14)
+    pieces = ["a", "É", "’", "ñ", "中", "‰Û_", " ", "#", "1", "\u200d", "\ufe0f", "\u20e3", "😂", "👍🏽", "🏳️‍🌈",
+              "❤", "©", "™", "↔", "Ω", "\U0001f3fd", "@x", "http://t.co/a", "&amp;", "don't", "Café"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 12))) for _ in range(5000)]
+    with_shortcut = [text.clean_tweet(t) for t in texts]
+
+    class Everything:
+        def isdisjoint(self, other) -> bool:
+            return False
+
+    monkeypatch.setattr(text, "_EMOJI_CHARS", Everything())  # replace_emoji on every non-ASCII text
+    assert with_shortcut == [text.clean_tweet(t) for t in texts]
+    assert sum("emoji_" in clean for clean in with_shortcut) > 1000  # emoji were there to find
