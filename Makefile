@@ -51,10 +51,10 @@ test-fast: setup  ## every test but the slow ones (a model, a pipeline, a server
 compile: setup  ## write pipeline.yaml for Kubeflow (set COMPONENT_IMAGE and MODEL_STORE_URI)
 	$(PY) -m pipelines compile -o pipeline.yaml
 
-bench: bench-training bench-serving bench-streamer  ## every benchmark (about 25 minutes)
+bench: bench-training bench-serving bench-streamer  ## every benchmark (about an hour on 2 cores)
 
-bench-training: setup  ## default vs the original notebook's preset vs TF-IDF, on the sample and sentiment140
-	$(PY) -m bench.training
+bench-training: setup  ## default vs the notebook's recipe vs the strong TF-IDF reference, 3 seeds (ARGS=--train ... for yours)
+	$(PY) -m bench.training $(ARGS)
 
 bench-serving: setup  ## the model server: req/s, latency, served/in-process ratio (about a minute)
 	$(PY) -m bench.serving
