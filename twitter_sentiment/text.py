@@ -9,7 +9,8 @@ import emoji
 import ftfy
 
 # Bump when clean_tweet changes: a bundle records the version it was trained with.
-# 2: mojibake repaired (ftfy), emoticons kept as tokens, tokens without an ASCII letter or digit dropped.
+# 2: mojibake repaired (ftfy), emoticons kept as tokens, contractions expanded, tokens without an ASCII
+# letter or digit dropped.
 CLEANING_VERSION = "2"
 
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
@@ -17,6 +18,9 @@ _MENTION = re.compile(r"(?<![\w@])@\w+")
 # "don't" -> "do not": the original recipe dropped "not" as a stopword, turning "not good" into "good".
 _IRREGULAR_NEGATIONS = {"can't": "can not", "won't": "will not", "shan't": "shall not", "ain't": "is not"}
 _NEGATION = re.compile(r"\b(can't|won't|shan't|ain't)\b|(\w)n't\b")
+# "i'll" -> "i will", not "ill": dropping the apostrophe would make another word of it ("'s" stays ambiguous).
+_CONTRACTIONS = {"ll": " will", "re": " are", "ve": " have", "m": " am", "d": " would"}
+_CONTRACTION = re.compile(r"(?<=[a-z])'(ll|re|ve|m|d)\b")
 _REPEATS = re.compile(r"(\w)\1{2,}")  # "loooove" -> "loove"
 _NON_WORD = re.compile(r"[^\w\s]+|_(?![a-z])")
 # Western emoticons, each class one token: sentiment140's hand-labelled tweets carry them six times as
@@ -74,13 +78,17 @@ def clean_tweet(text: str) -> str:
     if "n't" in text:
         text = _NEGATION.sub(_negation, text)
     if "'" in text:
-        text = text.replace("'", "")
+        text = _CONTRACTION.sub(_contraction, text).replace("'", "")
     text = _NON_WORD.sub(" ", text)
     text = _REPEATS.sub(r"\1\1", text)
     if ascii_only:
         return " ".join(text.split())
     # What is left of unrepairable mojibake ("â", "ùë"), and scripts an English model never learned.
     return " ".join(word for word in text.split() if _ASCII_WORD.search(word))
+
+
+def _contraction(match: re.Match) -> str:
+    return _CONTRACTIONS[match.group(1)]
 
 
 def _emoticon_token(match: re.Match) -> str:

@@ -110,12 +110,13 @@ def test_the_samples_layered_mojibake_is_repaired_before_cleaning(tmp_path):
     """The CrowdFlower file's "’" reads "‰Ûª" or "äó»" (one or two layers of cp1252 read as mac_roman around
     UTF-8 read as cp1252): "don’t" must reach the negation rule, and real accents must survive."""
     broken = ("sentiment,confidence,text\rnegative,1,I don\u2030\u00db\u00aat like it\r"
-              "negative,1,we haven\u00e4\u00f3\u00bbt slept\rpositive,1,Caf\u00e9 au lait what a day\r")
+              "negative,1,we haven\u00e4\u00f3\u00bbt slept\rpositive,1,Caf\u00e9 au lait what a day\r"
+              "positive,1,I\u2030\u00db\u00aall be there\r")
     path = tmp_path / "sample-format.csv"
     path.write_bytes(broken.encode("mac_roman"))
     frame, _ = dataset.read_dataset(str(path))
     assert [clean_tweet(t) for t in frame["text"]] == ["i do not like it", "we have not slept",
-                                                        "café au lait what a day"]
+                                                        "café au lait what a day", "i will be there"]
 
 
 def test_no_tweet_of_the_sample_keeps_a_broken_apostrophe():

@@ -21,6 +21,9 @@ from twitter_sentiment.text import clean_tweet
     # Mojibake is repaired before the negation rule reads it (ftfy): UTF-8 read as cp1252, and curly quotes.
     ("I donâ€™t like it", "i do not like it"),
     ("I don’t like it", "i do not like it"),
+    # Contractions are expanded: "i'll" was "ill", another word.
+    ("I'll go, we're in, I've seen, I'm ok, she'd come, it's rock'n'roll", "i will go we are in i have seen i am ok "
+     "she would come its rocknroll"),
     # What mojibake leaves unrepairable, and words of scripts an English model never learnt, are dropped.
     ("great Ù÷â day", "great day"),
     ("Привет great", "great"),
