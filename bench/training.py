@@ -144,15 +144,11 @@ def _cleaned(sets: dict[str, pd.DataFrame], cleaning: str, work: Path) -> dict[s
 
 
 def _reference(sets: dict[str, pd.DataFrame]) -> dict:
-    train, validation = sets["train"], sets["validation"]
-    started = time.monotonic()
-    fitted = evaluation.tfidf_reference(train["text"].tolist(), train["label"].to_numpy(),
-                                        validation["text"].tolist(), validation["label"].to_numpy())
-    seconds = time.monotonic() - started
-    scores = {name: evaluation.metrics(frame["label"], evaluation.reference_scores(fitted, frame["text"].tolist()))
-              for name, frame in sets.items() if name not in ("train", "validation")}
-    return {"model": f"{REFERENCE}, C={fitted.chosen_c:g}", "train_s": seconds, "w2v_s": 0.0,
-            "epoch_s": float("nan"), "epochs": "-", "scores": scores}
+    """The pipeline's own reference step (`training.reference`), fitted on the same split."""
+    tests = {name: frame for name, frame in sets.items() if name not in ("train", "validation")}
+    fitted = training.reference(sets["train"], sets["validation"], tests)
+    return {"model": f"{REFERENCE}, C={fitted['c']:g}", "train_s": fitted["train_seconds"], "w2v_s": 0.0,
+            "epoch_s": float("nan"), "epochs": "-", "scores": fitted["scores"]}
 
 
 def _report(rows: list[dict], sets: dict[str, pd.DataFrame], split_note: str, seeds: int) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import html
+
+import ftfy
 import numpy as np
 
 from twitter_sentiment.bundle import Thresholds
+from twitter_sentiment.text import normalise_links
 
 
 def metrics(y_true: np.ndarray, scores: np.ndarray, thresholds: Thresholds = Thresholds()) -> dict:
@@ -55,12 +59,6 @@ REFERENCE_NAME = "TF-IDF words 1-2 + characters 2-5, logistic regression"
 
 def reference_text(text: str) -> str:
     """What the reference reads: the raw tweet, mojibake repaired, lower-cased, URLs and mentions normalised."""
-    import html
-
-    import ftfy
-
-    from twitter_sentiment.text import normalise_links
-
     return normalise_links(ftfy.fix_text(html.unescape(text))).lower()
 
 
