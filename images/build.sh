@@ -27,8 +27,14 @@ for name in "$@"; do
   file="$name/Dockerfile"
   [[ -f "$file" ]] || { echo "unknown image $name: no $file" >&2; exit 2; }
   started=$(date +%s)
+  replaced="$(docker image inspect --format '{{.Id}}' "$prefix/$name:$tag" 2>/dev/null || true)"
   "$docker_cli" build --quiet --network host --build-arg "BASE_IMAGE=$base" "${secret[@]}" \
     --file "$file" --tag "$prefix/$name:$tag" . >/dev/null
+  # The image the tag pointed to would stay behind untagged (gigabytes per rebuild); one that another
+  # tag or a container still uses is kept (rmi refuses it).
+  if [[ -n "$replaced" && "$replaced" != "$(docker image inspect --format '{{.Id}}' "$prefix/$name:$tag")" ]]; then
+    docker rmi "$replaced" >/dev/null 2>&1 || true
+  fi
   size=$(docker image inspect --format '{{.Size}}' "$prefix/$name:$tag")
   printf '%-16s %6d MB  built in %4ds  (%s)\n' "$name" $((size / 1000000)) $(($(date +%s) - started)) \
     "$prefix/$name:$tag"
