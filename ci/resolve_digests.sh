@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Resolve each image this tag pushed to its digest, and print them as a GitLab dotenv report:
-#   COMPONENT_IMAGE=$CI_REGISTRY_IMAGE/components@sha256:…   (SERVING_IMAGE, STREAMER_IMAGE alike)
+#   COMPONENT_IMAGE=$CI_REGISTRY_IMAGE/components@sha256:…   (SERVING_IMAGE, STREAMER_IMAGE and
+#   COMPONENT_GPU_IMAGE, for `compile --gpu`, alike)
 # Deploy then runs exactly what was built, even if someone moves the tag later. Fails if one is missing.
 set -euo pipefail
 
 : "${CI_REGISTRY:?}" "${CI_REGISTRY_IMAGE:?}" "${CI_COMMIT_TAG:?}"
-images=(components serving streamer)  # the folders with a Dockerfile; one image each
+images=(components serving streamer components-gpu)  # what the build job pushes: one image per Dockerfile folder
 
 if [[ -n "${CI_REGISTRY_PASSWORD:-}" ]]; then
   # stdin keeps the password out of the process list
@@ -22,7 +23,7 @@ for name in "${images[@]}"; do
     echo "error: $ref resolved to '$digest', not a sha256 digest" >&2
     exit 1
   fi
-  variable="$(tr '[:lower:]' '[:upper:]' <<<"$name")_IMAGE"
-  variable="${variable/COMPONENTS_/COMPONENT_}"  # components/image.py reads COMPONENT_IMAGE
+  variable="$(tr '[:lower:]-' '[:upper:]_' <<<"$name")_IMAGE"
+  variable="${variable/COMPONENTS_/COMPONENT_}"  # components/image.py reads COMPONENT_IMAGE and COMPONENT_GPU_IMAGE
   echo "$variable=$CI_REGISTRY_IMAGE/$name@$digest"
 done

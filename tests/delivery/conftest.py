@@ -14,6 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "manifests"
 OVERLAYS = ("dev", "prod")
 IMAGES = ("components", "serving", "streamer")  # one Dockerfile folder and one image each
+GPU_IMAGE = "components-gpu"  # the fourth: built in its own matrix row, for `compile --gpu`
 KUBERNETES_VERSION = "1.33.0"  # the prod cluster's (infra/config.py k3s_version)
 
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from tests.delivery import stubs
-from tests.delivery.conftest import IMAGES, MANIFESTS, REPO, find, one, run, tool
+from tests.delivery.conftest import GPU_IMAGE, IMAGES, MANIFESTS, REPO, find, one, run, tool
 
 CI_SCRIPTS = sorted((REPO / "ci").glob("*.sh"))
 REGISTRY = "registry.example.com/group/twitter-sentiment"
@@ -351,7 +351,9 @@ def test_resolve_digests_prints_one_pinned_reference_per_image(cluster):
     result = cluster.run("resolve_digests.sh", **variables)
     assert result.returncode == 0, result.stderr
     lines = dict(line.split("=", 1) for line in result.stdout.splitlines())
-    assert set(lines) == {"COMPONENT_IMAGE", "SERVING_IMAGE", "STREAMER_IMAGE"}
+    # The build job pushes four images; `compile --gpu` reads COMPONENT_GPU_IMAGE (components/image.py).
+    assert set(lines) == {"COMPONENT_IMAGE", "SERVING_IMAGE", "STREAMER_IMAGE", "COMPONENT_GPU_IMAGE"}
+    assert lines["COMPONENT_GPU_IMAGE"].startswith(f"{REGISTRY}/{GPU_IMAGE}@sha256:")
     for name in IMAGES:
         reference = next(v for v in lines.values() if v.startswith(f"{REGISTRY}/{name}@sha256:"))
         assert len(reference.split("@sha256:")[1]) == 64

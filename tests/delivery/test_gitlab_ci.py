@@ -9,7 +9,7 @@ import shlex
 import pytest
 import yaml
 
-from tests.delivery.conftest import IMAGES, REPO, run, tool
+from tests.delivery.conftest import GPU_IMAGE, IMAGES, REPO, run, tool
 
 CI_FILE = REPO / ".gitlab-ci.yml"
 STAGES = ["test_before_build", "build", "pull_image", "deploy", "test_after_deploy"]
@@ -211,7 +211,8 @@ def test_pull_image_resolves_digests_for_deploy(jobs):
     assert job["artifacts"]["reports"]["dotenv"] == "images.env"
     script = (REPO / "ci" / "resolve_digests.sh").read_text()
     listed = re.search(r"^images=\(([^)]*)\)", script, re.MULTILINE).group(1).split()
-    assert sorted(listed) == sorted(IMAGES)
+    built = [image for row in jobs["build"]["parallel"]["matrix"] for image in row["IMAGE"]]
+    assert sorted(listed) == sorted(built) == sorted((*IMAGES, GPU_IMAGE)), "every image the build job pushes"
     assert "skopeo inspect" in script or "crane digest" in script
 
 
