@@ -66,7 +66,8 @@ def _document(*statements: dict) -> dict:
 
 
 def training_policy(res: Resources) -> dict:
-    """Read the dataset bucket; publish model bundles; read and write the pipeline's artifacts."""
+    """Read the dataset bucket; publish model bundles; read and write the pipeline's artifacts; read the
+    stored results (the monitor pipeline)."""
     return _document(
         _statement("ReadDataset", ["s3:GetObject"], [res.bucket_arn(res.dataset_bucket, "*")]),
         _statement("ListDataset", ["s3:ListBucket"], [res.bucket_arn(res.dataset_bucket)]),
@@ -76,6 +77,8 @@ def training_policy(res: Resources) -> dict:
         _statement("PipelineArtifacts", ["s3:GetObject", "s3:PutObject"],
                    [res.bucket_arn(res.model_bucket, f"{PIPELINE_ROOT_PREFIX}/*")]),
         _list_prefixes(res, "ListModelsAndArtifacts", [MODEL_PREFIX, PIPELINE_ROOT_PREFIX]),
+        # The monitor pipeline runs under the same role (KFP's pipeline-runner) and scans the stored results.
+        _statement("ReadResults", ["dynamodb:Scan"], [res.results_table_arn]),
     )
 
 

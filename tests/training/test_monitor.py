@@ -255,3 +255,31 @@ def test_champion_without_a_profile_is_named(tiny_bundle, tmp_path):
         drift.monitor("sqlite:///none", store.uri, 1, END, drift.Limits(), tmp_path / "fetch")
     with pytest.raises(BundleError, match="has no champion"):
         drift.monitor("sqlite:///none", str(tmp_path / "empty"), 1, END, drift.Limits(), tmp_path / "fetch")
+
+
+@pytest.mark.slow
+def test_the_monitor_calls_only_what_its_role_grants(results_table, monkeypatch):
+    """The monitor pipeline's pods run as KFP's pipeline-runner service account, which infra/addons.sh binds
+    to the training role (IRSA). Every DynamoDB operation the monitor really makes (recorded here against
+    DynamoDB Local) must be granted on the results table, or its first run on AWS ends in AccessDenied."""
+    import boto3
+
+    from infra import policies
+    from infra.config import InfraConfig
+
+    uri = results_table(shifted())
+    operations = set()
+    create_client = boto3.session.Session.client
+
+    def recording_client(self, *args, **kwargs):
+        client = create_client(self, *args, **kwargs)
+        prefix = client.meta.service_model.endpoint_prefix
+        client.meta.events.register("before-call", lambda model, **_: operations.add(f"{prefix}:{model.name}"))
+        return client
+
+    monkeypatch.setattr(boto3.session.Session, "client", recording_client)
+    assert len(read_window(uri, *window(2, END))) == 300
+    resources = policies.placeholder_resources(InfraConfig(), account="123456789012", region="eu-west-1")
+    granted = {action for statement in policies.training_policy(resources)["Statement"]
+               if resources.results_table_arn in statement["Resource"] for action in statement["Action"]}
+    assert operations == {"dynamodb:Scan"} and operations <= granted, (operations, granted)
