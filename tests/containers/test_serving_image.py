@@ -72,6 +72,16 @@ def test_runs_with_a_read_only_root_and_no_capabilities(served):
     assert status.strip().endswith("0000000000000000"), status
 
 
+def test_its_prestop_hook_runs_in_the_image(served):
+    """The kubelet runs the preStop command inside the container; a command the image lacks fails only as
+    an event (FailedPreStopHook), and the pod then stops at once."""
+    _, name, _, _ = served
+    _, container = predictor_spec()
+    command = container["lifecycle"]["preStop"]["exec"]["command"]
+    result = docker("exec", name, *command, check=False, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
 def test_sigterm_stops_it_within_the_grace_period(served):
     _, name, pod, _ = served
     # docker stop: SIGTERM, then SIGKILL once the grace period is over, as the kubelet does.

@@ -147,6 +147,17 @@ def test_inference_service_serves_the_model_with_the_custom_predictor(objects):
         assert container[probe]["httpGet"]["path"].startswith("/v2/health/")
 
 
+def test_the_predictor_keeps_serving_until_the_service_stops_routing_to_it(objects):
+    """KServe 0.21's ModelServer.stop() (kserve/model_server.py), its SIGTERM handler, unloads every model
+    at once, so any request that still reaches the pod fails. Kubernetes sends SIGTERM while it removes the
+    pod from the Service's endpoints, and kube-proxy applies that a moment later ("Termination of Pods",
+    kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/): a preStop pause keeps the pod serving
+    through that window, and fits in the grace period with time for the stop itself."""
+    predictor = isvc(objects)["spec"]["predictor"]
+    command = predictor_container(objects)["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[0] == "sleep" and 5 <= int(command[1]) <= predictor.get("terminationGracePeriodSeconds", 30) - 10
+
+
 def test_every_container_has_requests_and_limits(objects):
     for name, pod in pod_specs(objects).items():
         for container in pod["containers"]:
