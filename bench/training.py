@@ -155,6 +155,8 @@ def _report(rows: list[dict], sets: dict[str, pd.DataFrame], split_note: str, se
     tests = [name for name in sets if name not in ("train", "validation")]
     print(f"\ndata: {split_note}: {len(sets['train'])} train / {len(sets['validation'])} validation tweets; "
           + "; ".join(f"{name}: {len(sets[name])} tweets" for name in tests))
+    # A set whose positive share differs from training's is scored with the training mix as the prior.
+    print("positive share: " + ", ".join(f"{name} {sets[name]['label'].mean():.0%}" for name in ("train", *tests)))
     print(f"{seeds} seed(s) per Keras model: mean ± spread (max - min); the reference is deterministic")
     print("| model | training (classifier + Word2vec) | seconds per epoch | epochs | "
           + " | ".join(f"{name} accuracy | {name} ROC AUC" for name in tests) + " |")
