@@ -11,13 +11,14 @@ then the targets of issue 3. Without --bundle it trains one of the default archi
 server's resident memory before and after 8 clients x 30 s of 1,024-tweet requests.
 
     python -m bench.serving [--bundle DIR] [--seconds 3] [--rounds 3] [--soak]
-    python -m bench.serving --against-fixed   # length-aware vs fixed-length padding, same data, one run
+    python -m bench.serving --against-fixed   # before issue 14 vs length-aware vs folded, same data, one run
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import tempfile
@@ -203,7 +204,8 @@ def main() -> int:
 
 
 def against_fixed(args) -> int:
-    """The same data and architecture, padded to 50 steps (as before) or masked and padded per batch."""
+    """Issue 14's before and after on the same data: padded to 50 steps with Keras' own LSTM (before),
+    masked and padded per batch (length-aware), and that with the folded LSTM (now)."""
     from tests.helpers import train_bundle
     from twitter_sentiment.bundle import SentimentModel
     from twitter_sentiment.classifier import preset
@@ -212,49 +214,51 @@ def against_fixed(args) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="bench-padding-"))
     bundles, epochs = {}, {}
-    for name, aware in (("fixed", False), ("length-aware", True)):
-        bundles[name] = train_bundle(work / name, 0, Word2VecParams(vector_size=300, min_count=1, epochs=1),
-                                     preset("default", epochs=1, batch_size=512, length_aware=aware), name)
-        epochs[name] = SentimentModel.load(bundles[name]).metadata["training"]["epoch_seconds"]
+    for kind, aware in (("fixed", False), ("length-aware", True)):
+        bundles[kind] = train_bundle(work / kind, 0, Word2VecParams(vector_size=300, min_count=1, epochs=1),
+                                     preset("default", epochs=1, batch_size=512, length_aware=aware), kind)
+        epochs[kind] = SentimentModel.load(bundles[kind]).metadata["training"]["epoch_seconds"]
+    sides = {"before": ("fixed", False), "length-aware": ("length-aware", False), "now": ("length-aware", True)}
     frame, _ = dataset.read_dataset("sample")
     tweets = [t for t in frame["text"].tolist() if isinstance(t, str)][:8192]
     batches = [tweets[i:i + 256] for i in range(0, len(tweets) - 255, 256)]
     bodies = {256: [orjson.dumps({"instances": b}) for b in batches],
               1: [orjson.dumps({"instances": [t]}) for t in tweets[:2048]]}
-    models = {name: SentimentModel.load(path) for name, path in bundles.items()}
+    models = {side: SentimentModel.load(bundles[kind], fold_recurrent=fold) for side, (kind, fold) in sides.items()}
     started = time.perf_counter()
     for tweet in tweets:
         clean_tweet(tweet)
     clean_us = (time.perf_counter() - started) / len(tweets) * 1e6
-    results = {name: {"local": [], "served": [], "p50": []} for name in bundles}
-    with model_server(bundles["fixed"], log_path=work / "fixed.log") as fixed_url, \
-            model_server(bundles["length-aware"], log_path=work / "aware.log") as aware_url:
-        urls = {name: f"{base}{contract.predict_path()}"
-                for name, base in (("fixed", fixed_url), ("length-aware", aware_url))}
-        for name in bundles:
-            in_process(models[name], batches, 0.5)
-            asyncio.run(load(urls[name], bodies[1], 1, 0.5))
-        for _ in range(args.rounds):  # alternate, so a noisy neighbour hits both alike
-            for name in bundles:
-                results[name]["local"].append(in_process(models[name], batches, args.seconds / 2))
-                served = asyncio.run(load(urls[name], bodies[256], 1, args.seconds / 2))
-                results[name]["served"].append(served["per_s"] * 256)
-                results[name]["p50"].append(asyncio.run(load(urls[name], bodies[1], 1, args.seconds / 2))["p50_ms"])
-    best = {name: {"local": max(r["local"]), "served": max(r["served"]), "p50": min(r["p50"])}
-            for name, r in results.items()}
-    f, a = best["fixed"], best["length-aware"]
+    results = {side: {"local": [], "served": [], "p50": []} for side in sides}
+    with contextlib.ExitStack() as stack:
+        urls = {side: stack.enter_context(model_server(bundles[kind], log_path=work / f"{side}.log",
+                                                       env={"FOLD_RECURRENT": str(fold).lower()}))
+                + contract.predict_path() for side, (kind, fold) in sides.items()}
+        for side in sides:
+            in_process(models[side], batches, 0.5)
+            asyncio.run(load(urls[side], bodies[1], 1, 0.5))
+        for _ in range(args.rounds):  # alternate, so a noisy neighbour hits every side alike
+            for side in sides:
+                results[side]["local"].append(in_process(models[side], batches, args.seconds / 2))
+                served = asyncio.run(load(urls[side], bodies[256], 1, args.seconds / 2))
+                results[side]["served"].append(served["per_s"] * 256)
+                results[side]["p50"].append(asyncio.run(load(urls[side], bodies[1], 1, args.seconds / 2))["p50_ms"])
+    best = {side: {"local": max(r["local"]), "served": max(r["served"]), "p50": min(r["p50"])}
+            for side, r in results.items()}
+    b, a, n = best["before"], best["length-aware"], best["now"]
     print(f"\n{os.cpu_count()} CPUs; {args.rounds} alternating rounds, best of each; the embedded sample's tweets\n")
-    print("| | fixed length (before) | length-aware | ratio |\n|---|---|---|---|")
-    print(f"| classifier epoch, full sample | {epochs['fixed']:.1f} s | {epochs['length-aware']:.1f} s "
-          f"| {epochs['fixed'] / epochs['length-aware']:.2f}x faster |")
-    print(f"| in-process, 256 tweets a call | {f['local']:,.0f} tweets/s | {a['local']:,.0f} tweets/s "
-          f"| {a['local'] / f['local']:.2f}x |")
-    print(f"| served, 256 tweets a request | {f['served']:,.0f} tweets/s | {a['served']:,.0f} tweets/s "
-          f"| {a['served'] / f['served']:.2f}x |")
-    print(f"| served / in-process at 256 | {f['served'] / f['local']:.2f} | {a['served'] / a['local']:.2f} | |")
-    print(f"| one-tweet request p50 | {f['p50']:.2f} ms | {a['p50']:.2f} ms | |")
-    print(f"| cleaning, share of in-process cost per tweet | {clean_us * f['local'] / 1e6:.0%} "
-          f"| {clean_us * a['local'] / 1e6:.0%} | ({clean_us:.0f} µs a tweet) |")
+    print("| | before: 50 steps, Keras LSTM | length-aware, Keras LSTM | now: length-aware, folded LSTM "
+          "| now / before |\n|---|---|---|---|---|")
+    print(f"| classifier epoch, full sample | {epochs['fixed']:.1f} s | {epochs['length-aware']:.1f} s | "
+          f"{epochs['length-aware']:.1f} s | {epochs['fixed'] / epochs['length-aware']:.2f}x faster |")
+    for label, key, unit in (("in-process, 256 tweets a call", "local", " tweets/s"),
+                             ("served, 256 tweets a request", "served", " tweets/s")):
+        print(f"| {label} | {b[key]:,.0f}{unit} | {a[key]:,.0f}{unit} | {n[key]:,.0f}{unit} | {n[key] / b[key]:.2f}x |")
+    print(f"| served / in-process at 256 | {b['served'] / b['local']:.2f} | {a['served'] / a['local']:.2f} | "
+          f"{n['served'] / n['local']:.2f} | |")
+    print(f"| one-tweet request p50 | {b['p50']:.2f} ms | {a['p50']:.2f} ms | {n['p50']:.2f} ms | |")
+    print(f"| cleaning, share of in-process cost per tweet ({clean_us:.0f} µs a tweet) | "
+          + " | ".join(f"{clean_us * side['local'] / 1e6:.0%}" for side in (b, a, n)) + " | |")
     return 0
 
 

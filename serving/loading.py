@@ -21,11 +21,11 @@ from twitter_sentiment.store import locate
 log = logging.getLogger(__name__)
 
 
-def load_model(storage_uri: str) -> SentimentModel:
+def load_model(storage_uri: str, fold_recurrent: bool = True) -> SentimentModel:
     """The model that `storage_uri` names, verified and loaded (see the module docstring)."""
     path = Path(storage_uri).expanduser()
     if not is_s3(storage_uri) and (path / METADATA_FILE).is_file():
-        return SentimentModel.load(path)  # a bundle directory is loaded where it is
+        return SentimentModel.load(path, fold_recurrent)  # a bundle directory is loaded where it is
     store, version = locate(storage_uri)  # the store resolves LATEST
     with tempfile.TemporaryDirectory(prefix="twitter-sentiment-bundle-") as directory:
-        return SentimentModel.load(store.fetch(directory, version))
+        return SentimentModel.load(store.fetch(directory, version), fold_recurrent)

@@ -44,7 +44,7 @@ class SentimentPredictor(Model):
 
     def load(self) -> bool:
         """Read and verify the bundle, build the compiled predict path; only then ready."""
-        model = load_model(self.storage_uri)
+        model = load_model(self.storage_uri, self.settings.fold_recurrent)
         self.version = model.version
         self.predictor = BatchingPredictor(model, max_batch=self.settings.max_instances)
         MODEL_INFO.labels(self.name, self.version).set(1)

@@ -32,6 +32,9 @@ class ServingSettings(Settings):
     # A client has this long to send a request's head, and again its body: slow or stalled clients
     # must not hold connections forever.
     request_read_seconds: float = Field(30.0, gt=0)
+    # false: score with Keras' own LSTM instead of the folded one (twitter_sentiment/folded.py); the
+    # same scores, slower: for comparing the two, or ruling the fold out.
+    fold_recurrent: bool = True
 
     @field_validator("max_body_bytes")
     @classmethod

@@ -100,6 +100,23 @@ def test_loads_a_bundle_directory(tiny_bundle):
     assert load_model(str(tiny_bundle)).version == "test-tiny"
 
 
+@pytest.mark.parametrize("value, folded", [("true", True), ("false", False)])
+def test_fold_recurrent_picks_the_forward_pass_with_the_same_scores(tiny_bundle, value, folded):
+    from serving.model import SentimentPredictor
+    from serving.settings import ServingSettings
+    from tests.serving.conftest import LIMITS_ENV
+    from twitter_sentiment.settings import load
+
+    predictor = SentimentPredictor(load(ServingSettings, {**LIMITS_ENV, "FOLD_RECURRENT": value},
+                                        storage_uri=str(tiny_bundle)))
+    predictor.load()
+    assert predictor.predictor.model.folded is folded
+    reference = SentimentModel.load(tiny_bundle, fold_recurrent=not folded).predict(TWEETS)
+    served = predictor.predictor.model.predict(TWEETS)
+    assert [p.label for p in served] == [p.label for p in reference]
+    assert [p.score for p in served] == pytest.approx([p.score for p in reference], abs=1e-5)
+
+
 def test_follows_latest_in_a_local_store(tiny_bundle, tmp_path):
     ModelStore(str(tmp_path / "store")).publish(tiny_bundle, "v1")
     assert load_model(str(tmp_path / "store")).version == "test-tiny"
