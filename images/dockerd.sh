@@ -30,7 +30,8 @@ case "${1:-}" in
     command -v dockerd >/dev/null || { echo "no Docker daemon is reachable and dockerd is not installed (apt-get install docker.io)" >&2; exit 1; }
     [[ $(id -u) == 0 ]] || { echo "no Docker daemon is reachable, and starting one needs root" >&2; exit 1; }
     mkdir -p "$state/data" "$exec_root"
-    # BuildKit collects its cache after builds down to this size (least recently used first); without
+    # BuildKit collects its cache after builds down to this size, least recently used first
+    # (docs.docker.com/build/cache/garbage-collection: "builder.gc" in the daemon's config); without
     # it every dependency change kept gigabytes more (40 GB after a day's rebuilds). The four images
     # need about 11 GB of it.
     printf '{"builder": {"gc": {"enabled": true, "defaultKeepStorage": "%s"}}}\n' \

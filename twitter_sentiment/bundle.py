@@ -172,16 +172,15 @@ class SentimentModel:
             return self.model.predict_on_batch
         import tensorflow as tf
 
-        steps = None if self.length_aware else self.sequence_length
-        if self.fold_recurrent:
-            from twitter_sentiment.folded import folded_forward
+        from twitter_sentiment.folded import folded_forward
 
-            self._tf_forward = forward = folded_forward(self.model)
-            if forward is not None:
-                self.folded = True
-                return lambda x: forward(x).numpy()
-        self._tf_forward = forward = tf.function(lambda x: self.model(x, training=False), autograph=False,
-                                                 input_signature=[tf.TensorSpec([None, steps], tf.int32)])
+        forward = folded_forward(self.model) if self.fold_recurrent else None
+        self.folded = forward is not None
+        if forward is None:
+            steps = None if self.length_aware else self.sequence_length
+            forward = tf.function(lambda x: self.model(x, training=False), autograph=False,
+                                  input_signature=[tf.TensorSpec([None, steps], tf.int32)])
+        self._tf_forward = forward
         return lambda x: forward(x).numpy()
 
     def score_clean(self, clean_texts: list[str]) -> np.ndarray:

@@ -10,10 +10,13 @@ import pytest
 
 from serving.batching import BatchingPredictor
 from serving.loading import load_model
+from serving.model import SentimentPredictor
+from serving.settings import ServingSettings
 from tests.helpers import free_port
-from tests.serving.conftest import TWEETS
+from tests.serving.conftest import LIMITS_ENV, TWEETS
 from twitter_sentiment.bundle import BundleError, SentimentModel, update_metadata
 from twitter_sentiment.contract import LABELS
+from twitter_sentiment.settings import load
 from twitter_sentiment.storage import StorageError
 from twitter_sentiment.store import ModelStore
 from twitter_sentiment.text import clean_tweet
@@ -102,11 +105,6 @@ def test_loads_a_bundle_directory(tiny_bundle):
 
 @pytest.mark.parametrize("value, folded", [("true", True), ("false", False)])
 def test_fold_recurrent_picks_the_forward_pass_with_the_same_scores(tiny_bundle, value, folded):
-    from serving.model import SentimentPredictor
-    from serving.settings import ServingSettings
-    from tests.serving.conftest import LIMITS_ENV
-    from twitter_sentiment.settings import load
-
     predictor = SentimentPredictor(load(ServingSettings, {**LIMITS_ENV, "FOLD_RECURRENT": value},
                                         storage_uri=str(tiny_bundle)))
     predictor.load()
