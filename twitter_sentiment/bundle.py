@@ -157,29 +157,30 @@ class SentimentModel:
         return loaded
 
     def _compiled_forward(self):
-        """The model's forward pass as one compiled function for any batch size.
+        """The model's forward pass as one function for any batch size.
 
-        On TensorFlow: a tf.function whose signature leaves the batch dimension (and, for a
-        length-aware model, the time dimension) open, so a new batch size or length never retraces
-        (predict_on_batch retraces once, ~0.1 s, on the second size it sees) and a call skips Keras'
-        data-adapter overhead. Eager `model(x)` is 40-50x slower (PLATFORM.md). The default
-        architecture runs folded (twitter_sentiment.folded): the same scores, about half the time.
-        Other Keras backends use predict_on_batch, their own compiled path.
+        The default architecture runs folded (twitter_sentiment.folded), in NumPy on any backend: the
+        same scores in under half the time. Otherwise, on TensorFlow: a tf.function whose signature
+        leaves the batch dimension (and, for a length-aware model, the time dimension) open, so a new
+        batch size or length never retraces (predict_on_batch retraces once, ~0.1 s, on the second size
+        it sees) and a call skips Keras' data-adapter overhead. Eager `model(x)` is 40-50x slower
+        (PLATFORM.md). Other Keras backends use predict_on_batch, their own compiled path.
         """
         import keras
 
+        from twitter_sentiment.folded import folded_forward
+
+        folded = folded_forward(self.model) if self.fold_recurrent else None
+        self.folded = folded is not None
+        if folded is not None:
+            return folded
         if keras.backend.backend() != "tensorflow":
             return self.model.predict_on_batch
         import tensorflow as tf
 
-        from twitter_sentiment.folded import folded_forward
-
-        forward = folded_forward(self.model) if self.fold_recurrent else None
-        self.folded = forward is not None
-        if forward is None:
-            steps = None if self.length_aware else self.sequence_length
-            forward = tf.function(lambda x: self.model(x, training=False), autograph=False,
-                                  input_signature=[tf.TensorSpec([None, steps], tf.int32)])
+        steps = None if self.length_aware else self.sequence_length
+        forward = tf.function(lambda x: self.model(x, training=False), autograph=False,
+                              input_signature=[tf.TensorSpec([None, steps], tf.int32)])
         self._tf_forward = forward
         return lambda x: forward(x).numpy()
 

@@ -17,14 +17,6 @@ TWEETS = ["I love this so much, best day ever", "worst service I have ever had, 
           "thanks for the quick reply!", "I can't believe how good this is", "so sad today"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def tensorflow_backend():
-    import keras
-
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("the fold is compiled for TensorFlow, the serving backend")
-
-
 def random_rows(vocabulary_size: int, count: int, longest: int, seed: int = 3) -> list[list[int]]:
     """Word ids (never PAD, 0) of random lengths, empty rows included."""
     rng = np.random.default_rng(seed)
@@ -54,7 +46,7 @@ def test_a_fixed_length_model_folds_with_its_padding_as_words():
     forward = folded_forward(model)
     assert forward is not None
     ids = pad(random_rows(50, 32, 16), 16)
-    np.testing.assert_allclose(forward(ids).numpy().reshape(-1), keras_scores(model, ids), atol=1e-5)
+    np.testing.assert_allclose(forward(ids).reshape(-1), keras_scores(model, ids), atol=1e-5)
 
 
 def test_other_architectures_keep_the_keras_forward_pass():

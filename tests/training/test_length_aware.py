@@ -12,10 +12,10 @@ TWEETS = ["I love this so much, best day ever", "worst service I have ever had, 
           "meh", "thanks for the quick reply!", "I can't believe how good this is", "so sad today"]
 
 
-@pytest.fixture(scope="module")
-def model(tiny_bundle):
-    loaded = SentimentModel.load(tiny_bundle)
-    assert loaded.length_aware
+@pytest.fixture(scope="module", params=[True, False], ids=["folded", "keras"])
+def model(tiny_bundle, request):
+    loaded = SentimentModel.load(tiny_bundle, fold_recurrent=request.param)
+    assert loaded.length_aware and loaded.folded is request.param
     return loaded
 
 
@@ -42,11 +42,13 @@ def test_scores_come_back_in_the_callers_order_whatever_the_grouping(model, monk
     np.testing.assert_allclose(model.score_clean(texts), together, atol=1e-5)
 
 
-def test_the_compiled_forward_never_retraces_for_new_lengths_or_sizes(model):
+def test_the_compiled_forward_never_retraces_for_new_lengths_or_sizes(tiny_bundle):
+    """Keras' own forward pass, compiled once (the folded one is NumPy: nothing to trace)."""
     import keras
 
     if keras.backend.backend() != "tensorflow":
         pytest.skip("tf.function tracing is TensorFlow's")
+    model = SentimentModel.load(tiny_bundle, fold_recurrent=False)
     for size in (1, 7, 64, 200):
         model.score_clean([clean_tweet(TWEETS[3])] * size)
         model.score_clean([clean_tweet(TWEETS[2])] * size)
