@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -102,3 +103,13 @@ def test_serving_imports_neither_kfp_nor_gensim():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_the_server_runs_numpy_on_one_blas_thread():
+    """OpenBLAS reads its thread count once, when NumPy loads it: serving's entry point must set it first."""
+    code = ("import serving.__main__, threadpoolctl; "
+            "print(sorted({p['num_threads'] for p in threadpoolctl.threadpool_info() if p['user_api'] == 'blas'}))")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                            env=env)
+    assert result.stdout.strip() == "[1]"
