@@ -85,3 +85,30 @@ def test_emoji_are_looked_for_only_where_one_can_be_and_the_cleaning_is_the_same
     monkeypatch.setattr(text, "_EMOJI_CHARS", Everything())  # replace_emoji on every non-ASCII text
     assert with_shortcut == [text.clean_tweet(t) for t in texts]
     assert sum("emoji_" in clean for clean in with_shortcut) > 1000  # emoji were there to find
+
+
+def test_the_shortcuts_clean_as_the_plain_rules(monkeypatch):
+    """clean_tweet's shortcuts (ASCII words by a byte table, mentions found "@" first, the emoticon rule only
+    where a hint of one shows) give what the plain rules give, on random text around their edge cases."""
+    import random
+    import re
+
+    from twitter_sentiment import text
+
+    rng = random.Random(15)
+    pieces = ["@", "@x", "a@b", "@@y", "a", "B", "_", "__", "_z", "1", " ", "\t", "\x1c", "\x00", "\x7f", ":", ";",
+              "=", "<", "3", "/", "-", "'", ")", "(", "D", "p", "[", "]", "{", "}", "!", ".", ",", "?", "ooo", "AAAA",
+              "n't", "don't", "I'll", "http://t.co/a", "&amp;", "#tag", "é", "😂", "‰Û_"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 14))) for _ in range(20000)]
+    with_shortcuts = [text.clean_tweet(t) for t in texts]
+
+    class AlwaysAHint:
+        def search(self, _text) -> bool:
+            return True
+
+    monkeypatch.setattr(text, "_EMOTICON_HINT", AlwaysAHint())
+    monkeypatch.setattr(text, "_MENTION", re.compile(r"(?<![\w@])@\w+"))  # the rule as cleaning 2 wrote it
+    monkeypatch.setattr(text, "_ascii_words", text._words)
+    assert with_shortcuts == [text.clean_tweet(t) for t in texts]
+    assert sum("emoticon_" in clean for clean in with_shortcuts) > 100  # emoticons were there to find
+    assert sum(t.isascii() for t in texts) > 5000 and sum("aa " in f"{c} " for c in with_shortcuts) > 500
