@@ -33,6 +33,7 @@ def docker(*args: str, check: bool = True, timeout: float = 600, **kwargs) -> su
 
 
 def _unavailable(message: str):
+    """Skip where Docker is missing; fail under CI, where the container tests are part of the run."""
     if os.environ.get("CI"):
         pytest.fail(f"CI is set but {message}")
     pytest.skip(message)
@@ -45,6 +46,9 @@ def _reachable() -> bool:
 @pytest.fixture(scope="session")
 def docker_daemon():
     """DOCKER_HOST of a reachable daemon; a private one (root, dockerd from Debian's docker.io) if none runs."""
+    if os.environ.get("CONTAINER_TESTS") == "skip":
+        # A job that has no Docker by design says so (GitLab's test job: .gitlab-ci.yml); CI alone does not.
+        pytest.skip("CONTAINER_TESTS=skip: this job has no Docker daemon (its images are tested where they run)")
     if not shutil.which("docker"):
         _unavailable("the docker CLI is not installed (apt-get install docker.io)")
     if _reachable():

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import re
 import shlex
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -189,6 +191,24 @@ def test_the_test_job_lints_audits_scans_and_runs_the_readme_test_command(jobs):
     assert "bandit" in commands and "pip-audit" in commands
     makefile = (REPO / "Makefile").read_text()
     assert re.search(r"^test:.*\n\t.*pytest", makefile, re.MULTILINE), "make test runs pytest (with tests/delivery)"
+
+
+def test_the_test_job_skips_the_container_tests_instead_of_failing(jobs, tmp_path):
+    """GitLab sets CI=true in every job (docs: "Predefined CI/CD variables reference", CI), and the test job
+    runs in $PYTHON_IMAGE, which has no Docker; Docker-in-Docker needs a privileged runner (docs: "Use
+    Docker to build Docker images"), which this project does not assume. With the job's own variables and
+    no docker on PATH, tests/containers must skip, or every pipeline stops at its first stage."""
+    job = jobs["test"]
+    python_only = tmp_path / "bin"
+    python_only.mkdir()
+    (python_only / "python").symlink_to(sys.executable)
+    env = {"HOME": str(tmp_path), "PATH": str(python_only), "CI": "true", "GITLAB_CI": "true",
+           **{name: str(value) for name, value in job.get("variables", {}).items()}}
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+                             "tests/containers/test_contents.py"], cwd=REPO, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert re.search(r"^\d+ skipped", result.stdout.splitlines()[-1]), result.stdout[-3000:]
 
 
 def test_build_uses_no_docker_daemon_and_builds_every_image(jobs):
