@@ -13,11 +13,19 @@ import inspect
 import logging
 
 import pytest
+from fastapi import FastAPI
 from kserve.model_repository import ModelRepository
 from kserve.protocol.dataplane import DataPlane
+from timing_asgi import TimingMiddleware
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from serving.app import FixedModel, SentimentDataPlane, SentimentServer, head_deadline_protocol
+from serving.app import (
+    FixedModel,
+    SentimentDataPlane,
+    SentimentServer,
+    drop_timing_middleware,
+    head_deadline_protocol,
+)
 from serving.model import SentimentPredictor
 from serving.settings import ServingSettings
 from tests.serving.conftest import LIMITS_ENV, MODEL
@@ -47,6 +55,13 @@ def test_model_server_hands_its_dataplane_and_repository_extension_to_the_rest_s
     monkeypatch.setattr(server, "register_signal_handler", lambda: None)  # pytest keeps its own
     served = []
     monkeypatch.setattr("kserve.model_server.asyncio.run", lambda coroutine: served.append(coroutine))
+    dropped = []  # the app's middleware when setup_event_loop drops KServe's timing
+
+    def drop(app):
+        dropped.append([entry.cls for entry in app.user_middleware])
+        drop_timing_middleware(app)
+
+    monkeypatch.setattr("serving.app.drop_timing_middleware", drop)
     loop = asyncio.new_event_loop()  # setup_event_loop sets the current loop's default executor
     asyncio.set_event_loop(loop)
     try:
@@ -57,6 +72,10 @@ def test_model_server_hands_its_dataplane_and_repository_extension_to_the_rest_s
         asyncio.set_event_loop(None)
         loop.close()
     rest = server._rest_server
+    app = FastAPI()  # a fresh one: KServe's global app stays as the other tests use it
+    monkeypatch.setattr("kserve.protocol.rest.server.import_from_string", lambda _: app)
+    monkeypatch.setattr("serving.app.model_server_app", lambda: app)
+    rest.create_application()  # what the served coroutine does first
     assert served, "ModelServer.start no longer ends in asyncio.run: setup_event_loop may run too late"
     assert rest.dataplane is server.dataplane, "RESTServer no longer gets ModelServer.dataplane"
     assert rest.model_repository_extension is server.model_repository_extension, \
@@ -65,6 +84,9 @@ def test_model_server_hands_its_dataplane_and_repository_extension_to_the_rest_s
     assert rest.config.host == "127.0.0.1", "uvicorn's Config on _rest_server.config was not ours to set"
     assert issubclass(rest.config.http, HttpToolsProtocol) and not rest.config.loaded, \
         "uvicorn's Config was loaded before setup_event_loop: the head deadline would not apply"
+    assert TimingMiddleware in dropped[0], "KServe no longer adds TimingMiddleware: drop_timing_middleware can go"
+    assert TimingMiddleware not in [entry.cls for entry in app.user_middleware], \
+        "KServe's TimingMiddleware (getrusage twice a request) is still in the app"
 
 
 def test_the_uvicorn_protocol_hooks_we_extend_exist():
