@@ -55,7 +55,7 @@ class FoldedLSTM:
             c += gates[:, :u] * gates[:, 3 * u:]
             h = gates[:, 2 * u:3 * u] * np.tanh(c)
         logits = h @ self.dense_kernel + self.dense_bias
-        return 1.0 / (1.0 + np.exp(-logits))
+        return 0.5 + 0.5 * np.tanh(0.5 * logits)  # the sigmoid, without exp's overflow warning at |logit| > 88
 
 
 def folded_forward(model) -> FoldedLSTM | None:

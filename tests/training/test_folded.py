@@ -62,3 +62,20 @@ def test_other_architectures_keep_the_keras_forward_pass():
     assert not loaded.folded
     np.testing.assert_allclose(scores, [keras_scores(model, loaded.vocabulary.encode([t], 8))[0] for t in texts],
                                atol=1e-5)
+
+
+def test_extreme_logits_score_0_and_1_without_a_warning():
+    """A warning a request would print to the server's log: np.exp overflows past a logit of 88."""
+    import warnings
+
+    from twitter_sentiment.folded import FoldedLSTM
+
+    units = 4
+    inputs = np.zeros((3, 4 * units))
+    inputs[1] = 50.0  # word 1 saturates every gate: h = tanh(1) on each unit
+    for sign, expected in ((1.0, 1.0), (-1.0, 0.0)):
+        forward = FoldedLSTM(inputs, np.zeros((units, 4 * units)), np.full((units, 1), sign * 1e4), np.zeros(1))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            scores = forward(np.array([[1, 1], [0, 0]]))
+        np.testing.assert_allclose(scores.reshape(-1), [expected, 0.5])
