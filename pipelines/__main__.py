@@ -42,12 +42,13 @@ class PipelineSettings(Settings):
 
     dataset_uri: str | None = None
     model_store_uri: str | None = None
+    public_test_uri: str | None = None
     kfp_host: str | None = Field(None, pattern=r"^https?://\S+$")
     kube_context: str | None = None
     ci_commit_tag: str | None = None
     results_uri: str = "sqlite:///results/results.sqlite"
 
-    @field_validator("dataset_uri", "model_store_uri")
+    @field_validator("dataset_uri", "model_store_uri", "public_test_uri")
     @classmethod
     def _s3_names_a_bucket(cls, uri: str | None) -> str | None:
         if uri and is_s3(uri):
@@ -121,9 +122,11 @@ def cmd_compile(args) -> int:
     from kfp import compiler
 
     _refuse_placeholders(args)
-    overrides = {k: v for k, v in (("model_store_uri", args.model_store_uri), ("dataset_uri", args.dataset_uri)) if v}
+    overrides = {k: v for k, v in (("model_store_uri", args.model_store_uri), ("dataset_uri", args.dataset_uri),
+                                   ("public_test_uri", args.public_test_uri)) if v}
     if getattr(args, "pipeline", "training") == "monitor":
         overrides.pop("dataset_uri", None)  # the monitor reads results, not a dataset
+        overrides.pop("public_test_uri", None)
     compiler.Compiler().compile(_pipeline(args)[0], args.output, pipeline_parameters=overrides or None)
     print(f"compiled {args.output}")
     return 0
@@ -208,7 +211,8 @@ def cmd_upload(args) -> int:
         package = args.package or os.path.join(tmp, "pipeline.yaml")
         if not args.package:
             cmd_compile(argparse.Namespace(output=package, gpu=args.gpu, model_store_uri=args.model_store_uri,
-                                           dataset_uri=args.dataset_uri, pipeline=args.pipeline))
+                                           dataset_uri=args.dataset_uri, public_test_uri=args.public_test_uri,
+                                           pipeline=args.pipeline))
         client = kfp_server.connect(args.host, kube_context=args.kube_context)
         name = args.pipeline_name or _pipeline_name(args.pipeline)
         pipeline_id, version_id = kfp_server.upload(client, package, name, args.version)
@@ -346,6 +350,9 @@ def parser(env: PipelineSettings | None = None) -> argparse.ArgumentParser:
                        help="default model_store_uri baked into the pipeline (env MODEL_STORE_URI)")
         p.add_argument("--dataset-uri", default=env.dataset_uri,
                        help="default dataset_uri baked into the pipeline (env DATASET_URI)")
+        p.add_argument("--public-test-uri", default=env.public_test_uri,
+                       help="default public_test_uri baked into the pipeline (env PUBLIC_TEST_URI): every run, "
+                            "scheduled ones too, also compares challenger and champion on this fixed set")
 
     def which_pipeline(p):
         p.add_argument("--pipeline", choices=("training", "monitor"), default="training")

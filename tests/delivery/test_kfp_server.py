@@ -209,6 +209,21 @@ def test_the_compiled_pipeline_names_the_built_image_and_the_stacks_bucket(packa
     assert pipeline["root"]["inputDefinitions"]["parameters"]["model_store_uri"]["defaultValue"] == STORE
 
 
+@pytest.mark.slow
+def test_public_test_uri_from_the_environment_is_baked_in_for_scheduled_runs(tmp_path):
+    """A recurring run passes only the parameters it is given (pipelines schedule): the rest are the
+    uploaded version's defaults. CI compiles with its variables in the environment, so PUBLIC_TEST_URI
+    must become public_test_uri's default, or daily runs never compare the models on a fixed set."""
+    public = "s3://twitter-sentiment-datasets-111111111111-us-east-1/testdata.manual.2009.06.14.csv"
+    env = {"COMPONENT_IMAGE": "registry.example.com/g/p/components@sha256:" + "0" * 64, "MODEL_STORE_URI": STORE,
+           "DATASET_URI": DATASET, "PUBLIC_TEST_URI": public}
+    result = compile_in_a_fresh_process(tmp_path, **env)
+    assert result.returncode == 0, result.stderr
+    parameters = next(yaml.safe_load_all((tmp_path / "p.yaml").read_text()))["root"]["inputDefinitions"]["parameters"]
+    assert parameters["public_test_uri"]["defaultValue"] == public
+    assert parameters["dataset_uri"]["defaultValue"] == DATASET
+
+
 # --- point 5 and 4: the steps pull the private image and find dev's model store -------------------------
 
 def test_every_step_pulls_with_the_registry_secret_and_the_s3_steps_get_the_endpoint(package):
