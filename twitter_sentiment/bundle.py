@@ -160,11 +160,11 @@ class SentimentModel:
         """The model's forward pass as one function for any batch size.
 
         The default architecture runs folded (twitter_sentiment.folded), in NumPy on any backend: the
-        same scores in a quarter of the time of Keras' LSTM. Otherwise, on TensorFlow: a tf.function whose signature
-        leaves the batch dimension (and, for a length-aware model, the time dimension) open, so a new
-        batch size or length never retraces (predict_on_batch retraces once, ~0.1 s, on the second size
-        it sees) and a call skips Keras' data-adapter overhead. Eager `model(x)` is 40-50x slower
-        (PLATFORM.md). Other Keras backends use predict_on_batch, their own compiled path.
+        same scores in a quarter of the time of Keras' LSTM. Otherwise, on TensorFlow: a tf.function
+        whose signature leaves the batch dimension (and, for a length-aware model, the time dimension)
+        open, so a new batch size or length never retraces (predict_on_batch retraces once, ~0.1 s, on
+        the second size it sees) and a call skips Keras' data-adapter overhead. Eager `model(x)` is
+        40-50x slower (PLATFORM.md). Other Keras backends use predict_on_batch, their own compiled path.
         """
         import keras
 
@@ -179,9 +179,8 @@ class SentimentModel:
         import tensorflow as tf
 
         steps = None if self.length_aware else self.sequence_length
-        forward = tf.function(lambda x: self.model(x, training=False), autograph=False,
-                              input_signature=[tf.TensorSpec([None, steps], tf.int32)])
-        self._tf_forward = forward
+        self._tf_forward = forward = tf.function(lambda x: self.model(x, training=False), autograph=False,
+                                                 input_signature=[tf.TensorSpec([None, steps], tf.int32)])
         return lambda x: forward(x).numpy()
 
     def score_clean(self, clean_texts: list[str]) -> np.ndarray:

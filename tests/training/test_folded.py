@@ -1,14 +1,16 @@
 """The folded forward pass (twitter_sentiment/folded.py) scores as the Keras model does, padding and all,
 and any other architecture keeps Keras' own."""
 
+import warnings
+
 import numpy as np
 import pytest
 
 from twitter_sentiment.bundle import SentimentModel
 from twitter_sentiment.classifier import build, preset
-from twitter_sentiment.folded import folded_forward
+from twitter_sentiment.folded import FoldedLSTM, folded_forward
 from twitter_sentiment.text import clean_tweet
-from twitter_sentiment.vocabulary import pad
+from twitter_sentiment.vocabulary import Vocabulary, pad
 
 pytestmark = pytest.mark.slow
 
@@ -54,8 +56,6 @@ def test_other_architectures_keep_the_keras_forward_pass():
     model = build(matrix, preset("default", bidirectional=True, units=8))
     assert folded_forward(model) is None
     metadata = {"sequence_length": 16, "thresholds": {}}
-    from twitter_sentiment.vocabulary import Vocabulary
-
     loaded = SentimentModel(model, Vocabulary([f"w{i}" for i in range(48)]), metadata)
     texts = ["w1 w2 w3", "w4", "w5 w6 w7 w8 w9 w10"]
     scores = loaded.score_clean(texts)
@@ -66,10 +66,6 @@ def test_other_architectures_keep_the_keras_forward_pass():
 
 def test_extreme_logits_score_0_and_1_without_a_warning():
     """A warning a request would print to the server's log: np.exp overflows past a logit of 88."""
-    import warnings
-
-    from twitter_sentiment.folded import FoldedLSTM
-
     units = 4
     inputs = np.zeros((3, 4 * units))
     inputs[1] = 50.0  # word 1 saturates every gate: h = tanh(1) on each unit
