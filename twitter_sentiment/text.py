@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 
 import emoji
 import ftfy
+from ftfy.badness import BADNESS_RE, MOJIBAKE_CATEGORIES
 
 # Bump when clean_tweet changes: a bundle records the version it was trained with.
 # 2: mojibake repaired (ftfy), emoticons kept as tokens, contractions expanded, tokens without an ASCII
@@ -47,11 +49,42 @@ _EMOTICON_HINT = re.compile(r"[:;=<][-'/]?[)\]}D(\[{pP3]")
 _ASCII_WORD = re.compile(r"[a-z0-9]")
 # Every non-ASCII character any emoji is made of: a text without one has no emoji, and skips the slow walk.
 _EMOJI_CHARS = frozenset(char for sequence in emoji.EMOJI_DATA for char in sequence if not char.isascii())
+# Emoji sequences hold no ASCII character but a keycap's first ("#", "*", 0-9): emoji's own walk over a whole
+# text (~0.5 µs a character) gives the same tokens over its non-ASCII runs, each with the character before it.
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+_KEYCAP_STARTS = frozenset("#*0123456789")
+
+
+def _ftfy_inert() -> frozenset[str]:
+    """Characters ftfy.fix_text leaves alone wherever they stand: printable ASCII but "&" (HTML entities),
+    tab, newline and form feed, and the emoji characters its mojibake heuristic (ftfy.badness) never names
+    and that NFC cannot touch (no decomposition, no combining class). A text of only these skips ftfy: it
+    would cost ~50 µs and change nothing (tests/training/test_text.py checks each character and mixtures)."""
+    named = BADNESS_RE.pattern + "".join(MOJIBAKE_CATEGORIES.values())
+    mojibake = {char for char in named if not char.isascii()}
+    for first, last in re.findall(r"([^\x00-\x7f])-([^\x00-\x7f])", named):  # its ranges, as "Ò-Ö"
+        mojibake.update(map(chr, range(ord(first), ord(last) + 1)))
+    emoji_chars = {char for char in _EMOJI_CHARS if char not in mojibake and ord(char) > 0xFF
+                   and not unicodedata.combining(char) and not unicodedata.decomposition(char)}
+    return frozenset(chr(code) for code in range(0x20, 0x7F) if chr(code) != "&") | {"\t", "\n", "\f"} | emoji_chars
+
+
+_FTFY_INERT = _ftfy_inert()
 
 
 def _emoji_token(_chars: str, data: dict) -> str:
     """😂 -> " emoji_face_with_tears_of_joy ": one token, so Word2vec learns what it means."""
     return " emoji_" + re.sub(r"\W+", "_", data["en"].lower()).strip("_") + " "
+
+
+def _replace_emoji(text: str) -> str:
+    """emoji.replace_emoji(text, _emoji_token), run only where an emoji can be."""
+    out, done = [], 0
+    for run in _NON_ASCII_RUN.finditer(text):
+        start = run.start() - (run.start() > 0 and text[run.start() - 1] in _KEYCAP_STARTS)
+        out += (text[done:start], emoji.replace_emoji(text[start:run.end()], replace=_emoji_token))
+        done = run.end()
+    return "".join(out) + text[done:]
 
 
 def _negation(match: re.Match) -> str:
@@ -80,9 +113,10 @@ def clean_tweet(text: str) -> str:
         text = _EMOTICON.sub(_emoticon_token, text)
     ascii_only = text.isascii()
     if not ascii_only:  # mojibake and emoji are never ASCII; these are the slow steps
-        text = ftfy.fix_text(text)  # "donâ€™t" -> "don't": curly quotes straightened too
+        if not _FTFY_INERT.issuperset(text):
+            text = ftfy.fix_text(text)  # "donâ€™t" -> "don't": curly quotes straightened too
         if not _EMOJI_CHARS.isdisjoint(text):
-            text = emoji.replace_emoji(text, replace=_emoji_token)
+            text = _replace_emoji(text)
     text = text.lower()
     if "n't" in text:
         text = _NEGATION.sub(_negation, text)

@@ -112,3 +112,50 @@ def test_the_shortcuts_clean_as_the_plain_rules(monkeypatch):
     assert with_shortcuts == [text.clean_tweet(t) for t in texts]
     assert sum("emoticon_" in clean for clean in with_shortcuts) > 100  # emoticons were there to find
     assert sum(t.isascii() for t in texts) > 5000 and sum("aa " in f"{c} " for c in with_shortcuts) > 500
+
+
+def test_ftfy_and_the_emoji_walk_run_only_where_they_can_change_something(monkeypatch):
+    """Texts of only ftfy-inert characters skip ftfy, and emoji's walk runs over non-ASCII runs only: the same
+    output as ftfy on every non-ASCII text and the walk over the whole text, on random text around emoji
+    sequences (keycaps, ZWJ, skin tones, flags), mojibake, HTML entities and the characters ftfy changes."""
+    import random
+
+    import emoji
+
+    from twitter_sentiment import text
+
+    rng = random.Random(16)
+    sequences = sorted(emoji.EMOJI_DATA)
+    characters = sorted(text._EMOJI_CHARS)
+    pieces = ["a", "B", "1", "#", "*", " ", "\t", "\n", "\r\n", "\r", "\x1b[31m", "\x00", "\x0b", "\x7f", "&amp;amp;",
+              "&", "&lt;3", "<", ":)", "@x", "don't", "I’ll", "donâ€™t", "‰Û_", "é", "Café", "ﬁ", "Ａ", "“", "\x85",
+              "\u2028", "\u200d", "\ufe0f", "\u20e3", "\U0001f3fd", "中"]
+    texts = []
+    for _ in range(20000):
+        parts = []
+        for _ in range(rng.randint(1, 8)):
+            draw = rng.random()
+            parts.append(rng.choice(sequences) if draw < 0.3 else rng.choice(characters) if draw < 0.45
+                         else rng.choice(pieces))
+        texts.append("".join(parts))
+    with_shortcuts = [text.clean_tweet(t) for t in texts]
+    skipped = sum(not t.isascii() and text._FTFY_INERT.issuperset(t) for t in texts)
+
+    monkeypatch.setattr(text, "_FTFY_INERT", frozenset())  # ftfy on every non-ASCII text
+    monkeypatch.setattr(text, "_replace_emoji", lambda t: emoji.replace_emoji(t, replace=text._emoji_token))
+    assert with_shortcuts == [text.clean_tweet(t) for t in texts]
+    assert skipped > 3000 and sum("emoji_" in clean for clean in with_shortcuts) > 10000  # both were exercised
+
+
+def test_ftfy_leaves_each_inert_character_alone():
+    import unicodedata
+
+    import ftfy
+
+    from twitter_sentiment.text import _FTFY_INERT
+
+    assert len(_FTFY_INERT) > 1400 and "&" not in _FTFY_INERT and "\r" not in _FTFY_INERT
+    for char in _FTFY_INERT:
+        for sample in (f"a{char}b", char * 3, f"é{char}"):
+            assert ftfy.fix_text(sample) == sample, repr(char)
+            assert unicodedata.normalize("NFC", sample) == sample, repr(char)
