@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # outside the image, Keras may run on TensorFlow: its C++ chatter
 # The folded LSTM's matmuls are small (128 x 100 by 100 x 400): a second BLAS thread only spins against the
 # event loop for a core (one thread served 9% more tweets/s at 256 a request, 2 cores). Read at NumPy's import.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

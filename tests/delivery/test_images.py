@@ -216,3 +216,18 @@ def test_build_context_holds_only_what_the_dockerfiles_copy(tmp_path):
               for source in rest.split()[:-1]}
     assert {p.rstrip("/") for p in copied} == {"pyproject.toml", "requirements/lock.txt", "requirements/gpu-lock.txt",
                                                "images/requirements.py", "twitter_sentiment", "serving", "streamer"}
+
+
+def test_the_serving_image_runs_keras_on_jax_without_tensorflow():
+    """The model server scores in NumPy (the folded LSTM) and needs a Keras backend only to load the bundle:
+    JAX's CPU build, 0.8 GB lighter than TensorFlow's (tests/containers/test_contents.py checks the built image)."""
+    import tomllib
+
+    dockerfile = (REPO / "serving" / "Dockerfile").read_text()
+    assert problems(dockerfile) == []
+    env = " ".join(args for name, args in instructions(dockerfile) if name == "ENV")
+    assert "KERAS_BACKEND=jax" in env and "JAX_PLATFORMS=cpu" in env
+    assert "pyproject.toml serve" in dockerfile
+    serve = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["serve"]
+    assert any(pin.startswith("jax==") for pin in serve)
+    assert not any(pin.startswith(("tensorflow", "jax[")) for pin in serve), serve
