@@ -164,7 +164,8 @@ class SentimentModel:
         whose signature leaves the batch dimension (and, for a length-aware model, the time dimension)
         open, so a new batch size or length never retraces (predict_on_batch retraces once, ~0.1 s, on
         the second size it sees) and a call skips Keras' data-adapter overhead. Eager `model(x)` is
-        40-50x slower (PLATFORM.md). Other Keras backends use predict_on_batch, their own compiled path.
+        40-50x slower (PLATFORM.md). Other Keras backends use predict_on_batch, their own compiled path;
+        on JAX (the serving image's backend) with each batch padded to a power of two rows.
         """
         import keras
 
@@ -174,6 +175,8 @@ class SentimentModel:
         self.folded = folded is not None
         if folded is not None:
             return folded
+        if keras.backend.backend() == "jax":
+            return _power_of_two_rows(self.model.predict_on_batch)
         if keras.backend.backend() != "tensorflow":
             return self.model.predict_on_batch
         import tensorflow as tf
@@ -219,3 +222,17 @@ class SentimentModel:
         """Label and score for each already cleaned text (`scorable_text`'s result), in order."""
         return [Prediction(self.thresholds.label(float(s)), round(float(s), 6))
                 for s in self.score_clean(clean_texts)]
+
+
+def _power_of_two_rows(forward):
+    """`forward` with each batch padded (PAD rows) to a power of two rows: JAX compiles Keras' predict once
+    per input shape, about 0.2 s each here, so a server would otherwise compile for every new request size."""
+
+    def padded(ids: np.ndarray) -> np.ndarray:
+        rows = len(ids)
+        size = 1 << (rows - 1).bit_length()
+        if size > rows:
+            ids = np.concatenate([ids, np.zeros((size - rows, ids.shape[1]), dtype=ids.dtype)])
+        return np.asarray(forward(ids))[:rows]
+
+    return padded

@@ -53,3 +53,48 @@ def test_the_compiled_forward_never_retraces_for_new_lengths_or_sizes(tiny_bundl
         model.score_clean([clean_tweet(TWEETS[3])] * size)
         model.score_clean([clean_tweet(TWEETS[2])] * size)
     assert model._tf_forward.experimental_get_tracing_count() == 1
+
+
+JAX_SHAPES = """
+import json, sys
+import keras
+import numpy as np
+from twitter_sentiment.bundle import SentimentModel
+
+seen, own = [], keras.Model.predict_on_batch
+def recording(model, ids):
+    seen.append(len(ids))
+    return own(model, ids)
+keras.Model.predict_on_batch = recording
+model = SentimentModel.load(sys.argv[1], fold_recurrent=False)
+texts = ["love this so much", "worst service ever had", "great crew thanks", "so sad today"]
+worst = 0.0
+for size in range(1, 41):
+    batch = [texts[i % 4] for i in range(size)]
+    got = model.score_clean(batch)
+    want = np.asarray(own(model.model, model.vocabulary.encode(batch, 8))).reshape(-1)
+    worst = max(worst, float(np.abs(got - want).max()))
+print(json.dumps({"backend": keras.backend.backend(), "sizes": sorted(set(seen)), "worst": worst}))
+"""
+
+
+@pytest.mark.slow
+def test_keras_forward_pass_on_jax_sees_few_batch_sizes(tiny_bundle):
+    """JAX compiles Keras' predict once per input shape (about 0.2 s each, measured on this machine), and the
+    serving image runs Keras on JAX: a model that is not folded must not compile again for each new request
+    size. Its batches are padded to a power of two rows; the scores are the unpadded batch's."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    result = subprocess.run([sys.executable, "-c", JAX_SHAPES, str(tiny_bundle)], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["backend"] == "jax"
+    assert set(found["sizes"]) <= {1, 2, 4, 8, 16, 32, 64}, found["sizes"]
+    assert found["worst"] < 1e-5
